@@ -1,0 +1,201 @@
+//! `prism`: the command-line face of the Prism engine.
+//!
+//! Exit codes: 0 success, 1 other failure, 2 bad usage, 3 ONNX Runtime missing or unusable,
+//! 4 execution provider unavailable, 5 bad or missing model file, 6 inputs that do not fit.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::{Args, Parser, Subcommand};
+use prism_core::bench::{BenchOptions, ShapeArg, bench};
+use prism_core::session::default_cache_dir;
+use prism_core::{Device, Model, ModelInfo, OptLevel, Precision, Provider, Runtime, RuntimeOptions, SessionOptions};
+
+mod report;
+
+#[derive(Parser)]
+#[command(name = "prism", version, about = "Image and video AI inference on ONNX Runtime")]
+struct Cli {
+    /// Load this libonnxruntime instead of searching for one.
+    #[arg(long, global = true, value_name = "PATH")]
+    ort_lib: Option<PathBuf>,
+    /// More log output (-v info, -vv debug, -vvv trace).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    /// Only errors.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    quiet: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Show the ONNX Runtime in use, its execution providers, and this machine's CPU and GPUs.
+    Devices {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Describe a model: inputs, outputs, parameters, opsets, metadata and the provider it runs on.
+    Info {
+        model: PathBuf,
+        /// Read the file only; do not create a session.
+        #[arg(long)]
+        no_session: bool,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        session: SessionArgs,
+    },
+    /// Measure a model's latency on synthetic inputs.
+    Bench {
+        model: PathBuf,
+        /// Input shape, e.g. 1x3x256x256 or img0=1x3x256x448; repeat for several inputs.
+        #[arg(long = "shape", value_name = "[NAME=]DIMS")]
+        shapes: Vec<ShapeArg>,
+        #[arg(long, default_value_t = 3)]
+        warmup: usize,
+        #[arg(long, default_value_t = 10)]
+        runs: usize,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        session: SessionArgs,
+    },
+}
+
+#[derive(Args)]
+struct SessionArgs {
+    /// auto, cpu, cuda[:ID] or tensorrt[:ID].
+    #[arg(long, default_value = "auto")]
+    device: Device,
+    /// auto (FP16 on GPU, FP32 on CPU), fp32 or fp16.
+    #[arg(long, default_value = "auto")]
+    precision: Precision,
+    /// Intra-op threads (default: one per physical core).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Graph optimisation level: disable, basic, extended or all.
+    #[arg(long, default_value = "all")]
+    opt_level: OptLevel,
+    /// Do not read or write the optimised-model cache.
+    #[arg(long)]
+    no_cache: bool,
+    /// Deterministic kernels.
+    #[arg(long)]
+    deterministic: bool,
+    /// CUDA memory arena limit in MiB.
+    #[arg(long, value_name = "MIB")]
+    cuda_mem_limit: Option<usize>,
+    /// Let TensorRT choose FP16 kernels (default on).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    trt_fp16: bool,
+    /// TensorRT builder optimisation level 0..=5.
+    #[arg(long, default_value_t = 3)]
+    trt_opt_level: u8,
+}
+
+impl SessionArgs {
+    fn options(&self, runtime: &RuntimeOptions) -> SessionOptions {
+        let mut options = SessionOptions {
+            runtime: runtime.clone(),
+            device: self.device,
+            precision: self.precision,
+            optimization: self.opt_level,
+            optimized_cache_dir: (!self.no_cache).then(|| default_cache_dir().join("optimized")),
+            intra_threads: self.threads,
+            deterministic: self.deterministic,
+            ..SessionOptions::default()
+        };
+        options.cuda.memory_limit = self.cuda_mem_limit.map(|mib| mib << 20);
+        options.tensorrt.fp16 = self.trt_fp16;
+        options.tensorrt.builder_optimization_level = self.trt_opt_level;
+        options
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let level = match (cli.quiet, cli.verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        (false, 2) => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{level},ort={}", if cli.verbose >= 3 { "debug" } else { "error" })));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            let code = error.downcast_ref::<prism_core::Error>().map_or(1, prism_core::Error::exit_code);
+            ExitCode::from(code as u8)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let runtime = RuntimeOptions { library: cli.ort_lib };
+    match cli.command {
+        Command::Devices { json } => devices(&runtime, json),
+        Command::Info { model, no_session, json, session } => {
+            let info = if no_session {
+                ModelInfo::inspect(&model)?
+            } else {
+                Model::load(&model, &session.options(&runtime))?.info().clone()
+            };
+            if json {
+                println!("{}", serde_json::to_string_pretty(&info)?);
+            } else {
+                print!("{}", report::model_table(&info));
+            }
+            Ok(())
+        }
+        Command::Bench { model, shapes, warmup, runs, json, session } => {
+            let mut model = Model::load(&model, &session.options(&runtime))?;
+            let result = bench(&mut model, &BenchOptions { warmup, runs, shapes })?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&result)?);
+            } else {
+                print!("{}", report::bench_table(&result));
+            }
+            Ok(())
+        }
+    }
+}
+
+fn devices(runtime_options: &RuntimeOptions, json: bool) -> Result<()> {
+    let runtime = Runtime::init(runtime_options)?;
+    let compiled = runtime.compiled_providers()?;
+    let options = SessionOptions { runtime: runtime_options.clone(), ..SessionOptions::default() };
+    let mut providers = Vec::new();
+    for provider in [Provider::TensorRt, Provider::Cuda, Provider::Cpu] {
+        let compiled_in = compiled.iter().any(|p| p == provider.ort_name());
+        let status = if !compiled_in {
+            Err("not compiled into this ONNX Runtime".to_string())
+        } else {
+            prism_core::session::probe_provider(provider, 0, &options)
+        };
+        providers.push(report::ProviderStatus { provider, compiled_in, registers: status.is_ok(), reason: status.err() });
+    }
+    let cuda_works = providers.iter().any(|p| p.provider == Provider::Cuda && p.registers);
+    let report = report::DevicesReport {
+        runtime_version: runtime.version().to_string(),
+        runtime_path: runtime.path().to_path_buf(),
+        compiled_providers: compiled,
+        providers,
+        cpu: prism_core::system::cpu_info(),
+        gpus: if cuda_works { prism_core::system::cuda_device_names() } else { Vec::new() },
+        preloaded_gpu_libraries: runtime.preloaded_libraries().len(),
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", report::devices_table(&report));
+    }
+    Ok(())
+}

