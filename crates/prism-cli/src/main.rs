@@ -10,12 +10,19 @@ use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 use prism_core::bench::{BenchOptions, ShapeArg, bench};
 use prism_core::session::default_cache_dir;
-use prism_core::{Device, Model, ModelInfo, OptLevel, Precision, Provider, Runtime, RuntimeOptions, SessionOptions};
+use prism_core::{
+    Device, Model, ModelInfo, OptLevel, Precision, Provider, Runtime, RuntimeOptions,
+    SessionOptions,
+};
 
 mod report;
 
 #[derive(Parser)]
-#[command(name = "prism", version, about = "Image and video AI inference on ONNX Runtime")]
+#[command(
+    name = "prism",
+    version,
+    about = "Image and video AI inference on ONNX Runtime"
+)]
 struct Cli {
     /// Load this libonnxruntime instead of searching for one.
     #[arg(long, global = true, value_name = "PATH")]
@@ -124,29 +131,47 @@ fn main() -> ExitCode {
         (false, 2) => "debug",
         _ => "trace",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{level},ort={}", if cli.verbose >= 3 { "debug" } else { "error" })));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(format!(
+            "{level},ort={}",
+            if cli.verbose >= 3 { "debug" } else { "error" }
+        ))
+    });
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");
-            let code = error.downcast_ref::<prism_core::Error>().map_or(1, prism_core::Error::exit_code);
+            let code = error
+                .downcast_ref::<prism_core::Error>()
+                .map_or(1, prism_core::Error::exit_code);
             ExitCode::from(code as u8)
         }
     }
 }
 
 fn run(cli: Cli) -> Result<()> {
-    let runtime = RuntimeOptions { library: cli.ort_lib };
+    let runtime = RuntimeOptions {
+        library: cli.ort_lib,
+    };
     match cli.command {
         Command::Devices { json } => devices(&runtime, json),
-        Command::Info { model, no_session, json, session } => {
+        Command::Info {
+            model,
+            no_session,
+            json,
+            session,
+        } => {
             let info = if no_session {
                 ModelInfo::inspect(&model)?
             } else {
-                Model::load(&model, &session.options(&runtime))?.info().clone()
+                Model::load(&model, &session.options(&runtime))?
+                    .info()
+                    .clone()
             };
             if json {
                 println!("{}", serde_json::to_string_pretty(&info)?);
@@ -155,9 +180,23 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Command::Bench { model, shapes, warmup, runs, json, session } => {
+        Command::Bench {
+            model,
+            shapes,
+            warmup,
+            runs,
+            json,
+            session,
+        } => {
             let mut model = Model::load(&model, &session.options(&runtime))?;
-            let result = bench(&mut model, &BenchOptions { warmup, runs, shapes })?;
+            let result = bench(
+                &mut model,
+                &BenchOptions {
+                    warmup,
+                    runs,
+                    shapes,
+                },
+            )?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&result)?);
             } else {
@@ -171,7 +210,10 @@ fn run(cli: Cli) -> Result<()> {
 fn devices(runtime_options: &RuntimeOptions, json: bool) -> Result<()> {
     let runtime = Runtime::init(runtime_options)?;
     let compiled = runtime.compiled_providers()?;
-    let options = SessionOptions { runtime: runtime_options.clone(), ..SessionOptions::default() };
+    let options = SessionOptions {
+        runtime: runtime_options.clone(),
+        ..SessionOptions::default()
+    };
     let mut providers = Vec::new();
     for provider in [Provider::TensorRt, Provider::Cuda, Provider::Cpu] {
         let compiled_in = compiled.iter().any(|p| p == provider.ort_name());
@@ -180,16 +222,27 @@ fn devices(runtime_options: &RuntimeOptions, json: bool) -> Result<()> {
         } else {
             prism_core::session::probe_provider(provider, 0, &options)
         };
-        providers.push(report::ProviderStatus { provider, compiled_in, registers: status.is_ok(), reason: status.err() });
+        providers.push(report::ProviderStatus {
+            provider,
+            compiled_in,
+            registers: status.is_ok(),
+            reason: status.err(),
+        });
     }
-    let cuda_works = providers.iter().any(|p| p.provider == Provider::Cuda && p.registers);
+    let cuda_works = providers
+        .iter()
+        .any(|p| p.provider == Provider::Cuda && p.registers);
     let report = report::DevicesReport {
         runtime_version: runtime.version().to_string(),
         runtime_path: runtime.path().to_path_buf(),
         compiled_providers: compiled,
         providers,
         cpu: prism_core::system::cpu_info(),
-        gpus: if cuda_works { prism_core::system::cuda_device_names() } else { Vec::new() },
+        gpus: if cuda_works {
+            prism_core::system::cuda_device_names()
+        } else {
+            Vec::new()
+        },
         preloaded_gpu_libraries: runtime.preloaded_libraries().len(),
     };
     if json {

@@ -29,14 +29,27 @@ pub struct DevicesReport {
 
 pub fn devices_table(r: &DevicesReport) -> String {
     let mut s = String::new();
-    let _ = writeln!(s, "ONNX Runtime  {} ({})", r.runtime_version, r.runtime_path.display());
+    let _ = writeln!(
+        s,
+        "ONNX Runtime  {} ({})",
+        r.runtime_version,
+        r.runtime_path.display()
+    );
     let _ = writeln!(s, "compiled in   {}", r.compiled_providers.join(", "));
     let _ = writeln!(s, "providers");
     for p in &r.providers {
-        let state = if p.registers { "works".to_string() } else { format!("unavailable: {}", p.reason.as_deref().unwrap_or("?")) };
+        let state = if p.registers {
+            "works".to_string()
+        } else {
+            format!("unavailable: {}", p.reason.as_deref().unwrap_or("?"))
+        };
         let _ = writeln!(s, "  {:<10} {state}", p.provider.to_string());
     }
-    let _ = writeln!(s, "CPU           {} ({} physical / {} logical cores)", r.cpu.model, r.cpu.physical_cores, r.cpu.logical_cores);
+    let _ = writeln!(
+        s,
+        "CPU           {} ({} physical / {} logical cores)",
+        r.cpu.model, r.cpu.physical_cores, r.cpu.logical_cores
+    );
     if r.gpus.is_empty() {
         let _ = writeln!(s, "GPUs          none usable through CUDA");
     } else {
@@ -45,7 +58,11 @@ pub fn devices_table(r: &DevicesReport) -> String {
         }
     }
     if r.preloaded_gpu_libraries > 0 {
-        let _ = writeln!(s, "preloaded     {} CUDA / cuDNN / TensorRT libraries", r.preloaded_gpu_libraries);
+        let _ = writeln!(
+            s,
+            "preloaded     {} CUDA / cuDNN / TensorRT libraries",
+            r.preloaded_gpu_libraries
+        );
     }
     s
 }
@@ -68,13 +85,32 @@ fn thousands(n: u64) -> String {
 
 pub fn model_table(info: &ModelInfo) -> String {
     let mut s = String::new();
-    let _ = writeln!(s, "model       {} ({})", info.path.display(), megabytes(info.file_size));
+    let _ = writeln!(
+        s,
+        "model       {} ({})",
+        info.path.display(),
+        megabytes(info.file_size)
+    );
     if !info.producer.is_empty() {
         let _ = writeln!(s, "producer    {}", info.producer);
     }
-    let opsets: Vec<String> = info.opsets.iter().map(|(d, v)| format!("{d} {v}")).collect();
-    let _ = writeln!(s, "format      IR {}, opsets {}", info.ir_version, opsets.join(", "));
-    let _ = writeln!(s, "parameters  {} ({})", thousands(info.parameter_count), megabytes(info.parameter_bytes));
+    let opsets: Vec<String> = info
+        .opsets
+        .iter()
+        .map(|(d, v)| format!("{d} {v}"))
+        .collect();
+    let _ = writeln!(
+        s,
+        "format      IR {}, opsets {}",
+        info.ir_version,
+        opsets.join(", ")
+    );
+    let _ = writeln!(
+        s,
+        "parameters  {} ({})",
+        thousands(info.parameter_count),
+        megabytes(info.parameter_bytes)
+    );
     let _ = writeln!(s, "nodes       {}", info.node_count);
     if let Some(p) = info.provider {
         let _ = writeln!(s, "provider    {p}");
@@ -83,7 +119,13 @@ pub fn model_table(info: &ModelInfo) -> String {
         let _ = writeln!(s, "{title}");
         let width = specs.iter().map(|t| t.name.len()).max().unwrap_or(0);
         for t in specs {
-            let _ = writeln!(s, "  {:<width$}  {:<8} {}", t.name, t.element_type.to_string(), t.shape_string());
+            let _ = writeln!(
+                s,
+                "  {:<width$}  {:<8} {}",
+                t.name,
+                t.element_type.to_string(),
+                t.shape_string()
+            );
         }
     }
     if !info.metadata.is_empty() {
@@ -101,14 +143,26 @@ pub fn bench_table(r: &BenchReport) -> String {
     let shapes: Vec<String> = r
         .input_shapes
         .iter()
-        .map(|(n, d)| format!("{n}={}", d.iter().map(ToString::to_string).collect::<Vec<_>>().join("x")))
+        .map(|(n, d)| {
+            format!(
+                "{n}={}",
+                d.iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("x")
+            )
+        })
         .collect();
     let _ = writeln!(s, "model       {}", r.model);
     let _ = writeln!(s, "provider    {} ({})", r.provider, r.precision);
     let _ = writeln!(s, "inputs      {}", shapes.join(" "));
     let _ = writeln!(s, "load        {:.1} ms", r.load_ms);
     let _ = writeln!(s, "runs        {} timed after {} warm-up", r.runs, r.warmup);
-    let _ = writeln!(s, "latency     mean {:.2} ms, median {:.2} ms, p95 {:.2} ms (min {:.2}, max {:.2})", r.mean_ms, r.median_ms, r.p95_ms, r.min_ms, r.max_ms);
+    let _ = writeln!(
+        s,
+        "latency     mean {:.2} ms, median {:.2} ms, p95 {:.2} ms (min {:.2}, max {:.2})",
+        r.mean_ms, r.median_ms, r.p95_ms, r.min_ms, r.max_ms
+    );
     let _ = writeln!(s, "throughput  {:.2} runs/s", r.throughput_per_s);
     if let Some(peak) = r.peak_memory_bytes {
         let _ = writeln!(s, "peak memory {}", megabytes(peak));

@@ -25,10 +25,17 @@ impl std::str::FromStr for ShapeArg {
             Some((name, dims)) => (Some(name.trim().to_string()), dims),
             None => (None, text),
         };
-        let syntax = |reason: &str| Error::ShapeSyntax { text: text.to_string(), reason: reason.to_string() };
+        let syntax = |reason: &str| Error::ShapeSyntax {
+            text: text.to_string(),
+            reason: reason.to_string(),
+        };
         let dims: Vec<usize> = dims
             .split(['x', 'X', ','])
-            .map(|d| d.trim().parse::<usize>().map_err(|_| syntax("dimensions must be positive integers joined by `x`")))
+            .map(|d| {
+                d.trim()
+                    .parse::<usize>()
+                    .map_err(|_| syntax("dimensions must be positive integers joined by `x`"))
+            })
             .collect::<Result<_>>()?;
         if dims.is_empty() || dims.contains(&0) {
             return Err(syntax("dimensions must be positive integers joined by `x`"));
@@ -48,7 +55,11 @@ pub struct BenchOptions {
 
 impl Default for BenchOptions {
     fn default() -> Self {
-        Self { warmup: 3, runs: 10, shapes: Vec::new() }
+        Self {
+            warmup: 3,
+            runs: 10,
+            shapes: Vec::new(),
+        }
     }
 }
 
@@ -80,22 +91,45 @@ pub fn resolve_shapes(model: &Model, shapes: &[ShapeArg]) -> Result<Vec<Vec<usiz
     for s in shapes.iter().filter(|s| s.input.is_some()) {
         let name = s.input.as_deref().unwrap_or_default();
         if !inputs.iter().any(|i| i.name == name) {
-            let known = inputs.iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join(", ");
-            return Err(Error::ShapeSyntax { text: name.into(), reason: format!("the model has no such input (inputs: {known})") });
+            let known = inputs
+                .iter()
+                .map(|i| i.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ");
+            return Err(Error::ShapeSyntax {
+                text: name.into(),
+                reason: format!("the model has no such input (inputs: {known})"),
+            });
         }
     }
     inputs
         .iter()
         .map(|spec| {
-            let given = shapes.iter().find(|s| s.input.as_deref() == Some(spec.name.as_str())).or_else(|| unnamed.next());
+            let given = shapes
+                .iter()
+                .find(|s| s.input.as_deref() == Some(spec.name.as_str()))
+                .or_else(|| unnamed.next());
             match (given, &spec.shape) {
                 (Some(s), _) => Ok(s.dims.clone()),
                 (None, Some(dims)) if dims.iter().all(|d| matches!(d, Dim::Fixed(n) if *n > 0)) => {
-                    Ok(dims.iter().map(|d| if let Dim::Fixed(n) = d { *n as usize } else { 0 }).collect())
+                    Ok(dims
+                        .iter()
+                        .map(|d| {
+                            if let Dim::Fixed(n) = d {
+                                *n as usize
+                            } else {
+                                0
+                            }
+                        })
+                        .collect())
                 }
                 (None, _) => Err(Error::ShapeSyntax {
                     text: spec.name.clone(),
-                    reason: format!("input shape {} has symbolic dimensions: pass --shape {}=...", spec.shape_string(), spec.name),
+                    reason: format!(
+                        "input shape {} has symbolic dimensions: pass --shape {}=...",
+                        spec.shape_string(),
+                        spec.name
+                    ),
                 }),
             }
         })
@@ -140,7 +174,12 @@ pub fn bench(model: &mut Model, options: &BenchOptions) -> Result<BenchReport> {
         model: info.path.display().to_string(),
         provider: model.provider().to_string(),
         precision: model.load_report().precision.as_str().to_string(),
-        input_shapes: info.inputs.iter().map(|i| i.name.clone()).zip(shapes).collect(),
+        input_shapes: info
+            .inputs
+            .iter()
+            .map(|i| i.name.clone())
+            .zip(shapes)
+            .collect(),
         warmup: options.warmup,
         runs: times.len(),
         load_ms: model.load_report().load_ms,
@@ -171,8 +210,18 @@ impl Stats {
         sorted.sort_by(f64::total_cmp);
         let n = sorted.len();
         let rank = |p: f64| sorted[((p * n as f64).ceil() as usize).clamp(1, n) - 1];
-        let median = if n % 2 == 1 { sorted[n / 2] } else { (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0 };
-        Stats { mean: sorted.iter().sum::<f64>() / n as f64, median, p95: rank(0.95), min: sorted[0], max: sorted[n - 1] }
+        let median = if n % 2 == 1 {
+            sorted[n / 2]
+        } else {
+            (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
+        };
+        Stats {
+            mean: sorted.iter().sum::<f64>() / n as f64,
+            median,
+            p95: rank(0.95),
+            min: sorted[0],
+            max: sorted[n - 1],
+        }
     }
 }
 
@@ -182,7 +231,13 @@ mod tests {
 
     #[test]
     fn shapes_parse() {
-        assert_eq!("1x3x256x256".parse::<ShapeArg>().unwrap(), ShapeArg { input: None, dims: vec![1, 3, 256, 256] });
+        assert_eq!(
+            "1x3x256x256".parse::<ShapeArg>().unwrap(),
+            ShapeArg {
+                input: None,
+                dims: vec![1, 3, 256, 256]
+            }
+        );
         let named: ShapeArg = "img0=1x3x64x96".parse().unwrap();
         assert_eq!(named.input.as_deref(), Some("img0"));
         assert!("1x0x4".parse::<ShapeArg>().is_err());

@@ -58,7 +58,11 @@ impl Device {
     /// The providers to try, in order, with their device ids.
     pub fn candidates(self) -> Vec<(Provider, i32)> {
         match self {
-            Device::Auto => vec![(Provider::TensorRt, 0), (Provider::Cuda, 0), (Provider::Cpu, 0)],
+            Device::Auto => vec![
+                (Provider::TensorRt, 0),
+                (Provider::Cuda, 0),
+                (Provider::Cpu, 0),
+            ],
             Device::Cpu => vec![(Provider::Cpu, 0)],
             Device::Cuda(id) => vec![(Provider::Cuda, id)],
             Device::TensorRt(id) => vec![(Provider::TensorRt, id)],
@@ -84,7 +88,11 @@ impl FromStr for Device {
     fn from_str(s: &str) -> std::result::Result<Self, String> {
         let lower = s.trim().to_ascii_lowercase();
         let (name, id) = match lower.split_once(':') {
-            Some((name, id)) => (name, id.parse::<i32>().map_err(|_| format!("bad device id in `{s}`"))?),
+            Some((name, id)) => (
+                name,
+                id.parse::<i32>()
+                    .map_err(|_| format!("bad device id in `{s}`"))?,
+            ),
             None => (lower.as_str(), 0),
         };
         match name {
@@ -92,7 +100,9 @@ impl FromStr for Device {
             "cpu" => Ok(Device::Cpu),
             "cuda" | "gpu" => Ok(Device::Cuda(id)),
             "tensorrt" | "trt" => Ok(Device::TensorRt(id)),
-            _ => Err(format!("unknown device `{s}` (expected auto, cpu, cuda[:ID] or tensorrt[:ID])")),
+            _ => Err(format!(
+                "unknown device `{s}` (expected auto, cpu, cuda[:ID] or tensorrt[:ID])"
+            )),
         }
     }
 }
@@ -135,7 +145,9 @@ impl FromStr for Precision {
             "auto" => Ok(Precision::Auto),
             "fp32" | "f32" | "float32" => Ok(Precision::Fp32),
             "fp16" | "f16" | "float16" | "half" => Ok(Precision::Fp16),
-            _ => Err(format!("unknown precision `{s}` (expected auto, fp32 or fp16)")),
+            _ => Err(format!(
+                "unknown precision `{s}` (expected auto, fp32 or fp16)"
+            )),
         }
     }
 }
@@ -149,8 +161,15 @@ pub fn resolve_variant(path: &Path, requested: Precision, provider: Provider) ->
         return Ok(path.to_path_buf());
     };
     let stem = name.strip_suffix(".onnx").unwrap_or(name);
-    let base = stem.strip_suffix(".fp32").or_else(|| stem.strip_suffix(".fp16")).unwrap_or(stem);
-    let current = if stem.ends_with(".fp16") { Precision::Fp16 } else { Precision::Fp32 };
+    let base = stem
+        .strip_suffix(".fp32")
+        .or_else(|| stem.strip_suffix(".fp16"))
+        .unwrap_or(stem);
+    let current = if stem.ends_with(".fp16") {
+        Precision::Fp16
+    } else {
+        Precision::Fp32
+    };
     if current == want {
         return Ok(path.to_path_buf());
     }
@@ -162,7 +181,11 @@ pub fn resolve_variant(path: &Path, requested: Precision, provider: Provider) ->
         tracing::debug!(path = %path.display(), "no {} variant; using the given file", want.as_str());
         return Ok(path.to_path_buf());
     }
-    Err(Error::MissingVariant { path: path.to_path_buf(), precision: want.as_str(), candidate })
+    Err(Error::MissingVariant {
+        path: path.to_path_buf(),
+        precision: want.as_str(),
+        candidate,
+    })
 }
 
 /// What went wrong when one provider was tried.
@@ -193,7 +216,16 @@ pub fn select<T>(
     let last = candidates.len() - 1;
     for (i, (provider, device_id)) in candidates.into_iter().enumerate() {
         match attempt(provider, device_id) {
-            Ok(value) => return Ok((value, Selection { provider, device_id, passed_over })),
+            Ok(value) => {
+                return Ok((
+                    value,
+                    Selection {
+                        provider,
+                        device_id,
+                        passed_over,
+                    },
+                ));
+            }
             Err(AttemptError::Fatal(e)) => return Err(e),
             Err(AttemptError::Provider(reason)) => {
                 if device != Device::Auto || i == last {
@@ -239,7 +271,10 @@ mod tests {
         })
         .unwrap();
         assert_eq!(sel.provider, Provider::Cuda);
-        assert_eq!(sel.passed_over, vec![(Provider::TensorRt, "no libnvinfer".to_string())]);
+        assert_eq!(
+            sel.passed_over,
+            vec![(Provider::TensorRt, "no libnvinfer".to_string())]
+        );
     }
 
     #[test]
@@ -260,7 +295,13 @@ mod tests {
             Err::<(), _>(AttemptError::Provider("no GPU".into()))
         })
         .unwrap_err();
-        assert!(matches!(err, Error::ProviderUnavailable { provider: Provider::Cuda, .. }));
+        assert!(matches!(
+            err,
+            Error::ProviderUnavailable {
+                provider: Provider::Cuda,
+                ..
+            }
+        ));
     }
 
     #[test]
@@ -290,14 +331,29 @@ mod tests {
         let fp16 = dir.path().join("m.fp16.onnx");
         std::fs::write(&fp32, b"").unwrap();
         // No fp16 file yet: Auto keeps the given file, an explicit request is an error.
-        assert_eq!(resolve_variant(&fp32, Precision::Auto, Provider::Cuda).unwrap(), fp32);
+        assert_eq!(
+            resolve_variant(&fp32, Precision::Auto, Provider::Cuda).unwrap(),
+            fp32
+        );
         let err = resolve_variant(&fp32, Precision::Fp16, Provider::Cpu).unwrap_err();
         assert!(matches!(err, Error::MissingVariant { .. }));
         std::fs::write(&fp16, b"").unwrap();
-        assert_eq!(resolve_variant(&fp32, Precision::Auto, Provider::Cuda).unwrap(), fp16);
-        assert_eq!(resolve_variant(&fp16, Precision::Auto, Provider::Cpu).unwrap(), fp32);
-        assert_eq!(resolve_variant(&fp32, Precision::Auto, Provider::Cpu).unwrap(), fp32);
+        assert_eq!(
+            resolve_variant(&fp32, Precision::Auto, Provider::Cuda).unwrap(),
+            fp16
+        );
+        assert_eq!(
+            resolve_variant(&fp16, Precision::Auto, Provider::Cpu).unwrap(),
+            fp32
+        );
+        assert_eq!(
+            resolve_variant(&fp32, Precision::Auto, Provider::Cpu).unwrap(),
+            fp32
+        );
         let plain = dir.path().join("plain.onnx");
-        assert_eq!(resolve_variant(&plain, Precision::Auto, Provider::Cpu).unwrap(), plain);
+        assert_eq!(
+            resolve_variant(&plain, Precision::Auto, Provider::Cpu).unwrap(),
+            plain
+        );
     }
 }

@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use crate::device::Provider;
 
 /// The command a user runs to provision ONNX Runtime for this project.
-pub const INSTALL_HINT: &str = "`cargo xtask setup` (`cargo xtask setup --gpu` for CUDA / TensorRT)";
+pub const INSTALL_HINT: &str =
+    "`cargo xtask setup` (`cargo xtask setup --gpu` for CUDA / TensorRT)";
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -18,12 +19,18 @@ pub enum Error {
     #[error(
         "ONNX Runtime at {path} is version {found}, but Prism needs {required} or newer; install it with {INSTALL_HINT}"
     )]
-    RuntimeTooOld { path: PathBuf, found: String, required: String },
+    RuntimeTooOld {
+        path: PathBuf,
+        found: String,
+        required: String,
+    },
 
     #[error("{path} could not be loaded as ONNX Runtime: {reason}; install it with {INSTALL_HINT}")]
     RuntimeInvalid { path: PathBuf, reason: String },
 
-    #[error("ONNX Runtime is already loaded from {loaded}; a process can load only one (asked for {requested})")]
+    #[error(
+        "ONNX Runtime is already loaded from {loaded}; a process can load only one (asked for {requested})"
+    )]
     RuntimeAlreadyLoaded { loaded: PathBuf, requested: PathBuf },
 
     #[error("execution provider {provider} is not available: {reason}")]
@@ -39,17 +46,32 @@ pub enum Error {
     #[error("{path} is not an ONNX model: {reason}")]
     NotOnnx { path: PathBuf, reason: String },
 
-    #[error("{path} is truncated: a field needs {needed} bytes but only {available} remain (incomplete download?)")]
-    TruncatedModel { path: PathBuf, needed: u64, available: u64 },
+    #[error(
+        "{path} is truncated: a field needs {needed} bytes but only {available} remain (incomplete download?)"
+    )]
+    TruncatedModel {
+        path: PathBuf,
+        needed: u64,
+        available: u64,
+    },
 
     #[error("{path} was rejected by ONNX Runtime: {message}")]
     InvalidModel { path: PathBuf, message: String },
 
     #[error("{path}: input `{input}` expects {expected}, got {got}")]
-    InputMismatch { path: PathBuf, input: String, expected: String, got: String },
+    InputMismatch {
+        path: PathBuf,
+        input: String,
+        expected: String,
+        got: String,
+    },
 
     #[error("{path}: no {precision} variant found (looked for {candidate})")]
-    MissingVariant { path: PathBuf, precision: &'static str, candidate: PathBuf },
+    MissingVariant {
+        path: PathBuf,
+        precision: &'static str,
+        candidate: PathBuf,
+    },
 
     #[error("{path}: inference failed: {message}")]
     Inference { path: PathBuf, message: String },
@@ -78,7 +100,9 @@ impl Error {
             | Error::TruncatedModel { .. }
             | Error::InvalidModel { .. }
             | Error::MissingVariant { .. } => 5,
-            Error::InputMismatch { .. } | Error::ShapeSyntax { .. } | Error::TensorShape { .. } => 6,
+            Error::InputMismatch { .. } | Error::ShapeSyntax { .. } | Error::TensorShape { .. } => {
+                6
+            }
             Error::Inference { .. } | Error::Ort(_) => 1,
         }
     }
@@ -91,7 +115,11 @@ impl<T> From<ort::Error<T>> for Error {
 }
 
 fn list_paths(paths: &[PathBuf]) -> String {
-    paths.iter().map(|p| format!("  - {}", p.display())).collect::<Vec<_>>().join("\n")
+    paths
+        .iter()
+        .map(|p| format!("  - {}", p.display()))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -32,14 +32,25 @@ pub struct ModelInfo {
 impl ModelInfo {
     /// Reads and decodes `path` without running anything.
     pub fn inspect(path: &Path) -> Result<ModelInfo> {
-        let bytes = std::fs::read(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
-        let proto = decode_model(&bytes).map_err(|e| match e {
-            DecodeError::Truncated { needed, available } => {
-                Error::TruncatedModel { path: path.to_path_buf(), needed, available }
-            }
-            DecodeError::Malformed(reason) => Error::NotOnnx { path: path.to_path_buf(), reason },
+        let bytes = std::fs::read(path).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
         })?;
-        let producer = match (proto.producer_name.as_str(), proto.producer_version.as_str()) {
+        let proto = decode_model(&bytes).map_err(|e| match e {
+            DecodeError::Truncated { needed, available } => Error::TruncatedModel {
+                path: path.to_path_buf(),
+                needed,
+                available,
+            },
+            DecodeError::Malformed(reason) => Error::NotOnnx {
+                path: path.to_path_buf(),
+                reason,
+            },
+        })?;
+        let producer = match (
+            proto.producer_name.as_str(),
+            proto.producer_version.as_str(),
+        ) {
             ("", _) => String::new(),
             (name, "") => name.to_string(),
             (name, version) => format!("{name} {version}"),
@@ -47,7 +58,16 @@ impl ModelInfo {
         let opsets = proto
             .opsets
             .into_iter()
-            .map(|(domain, v)| (if domain.is_empty() { "ai.onnx".to_string() } else { domain }, v))
+            .map(|(domain, v)| {
+                (
+                    if domain.is_empty() {
+                        "ai.onnx".to_string()
+                    } else {
+                        domain
+                    },
+                    v,
+                )
+            })
             .collect();
         Ok(ModelInfo {
             path: path.to_path_buf(),

@@ -124,7 +124,11 @@ impl TensorSpec {
     pub fn shape_string(&self) -> String {
         match &self.shape {
             None => "?".into(),
-            Some(dims) => dims.iter().map(ToString::to_string).collect::<Vec<_>>().join("x"),
+            Some(dims) => dims
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("x"),
         }
     }
 }
@@ -193,14 +197,23 @@ pub fn decode_model(bytes: &[u8]) -> Result<ModelProto, DecodeError> {
             }
             // Known ModelProto fields with other payloads, and fields from newer ONNX versions.
             (1..=40, _) => {}
-            (n, _) => return Err(DecodeError::Malformed(format!("unexpected field number {n} in ModelProto"))),
+            (n, _) => {
+                return Err(DecodeError::Malformed(format!(
+                    "unexpected field number {n} in ModelProto"
+                )));
+            }
         }
     }
     if !graph_seen || model.ir_version == 0 {
-        return Err(DecodeError::Malformed("no ONNX graph or IR version found".into()));
+        return Err(DecodeError::Malformed(
+            "no ONNX graph or IR version found".into(),
+        ));
     }
     // Old IR versions list initializers among the inputs; those are weights, not inputs.
-    model.inputs = raw_inputs.into_iter().filter(|i: &TensorSpec| !initializer_names.contains(&i.name)).collect();
+    model.inputs = raw_inputs
+        .into_iter()
+        .filter(|i: &TensorSpec| !initializer_names.contains(&i.name))
+        .collect();
     Ok(model)
 }
 
@@ -246,7 +259,10 @@ fn decode_initializer(bytes: &[u8]) -> Result<Initializer, DecodeError> {
         match field? {
             (1, Value::Varint(v)) => dims.push(v as i64),
             (1, Value::Bytes(packed)) => {
-                let mut reader = Reader { buf: packed, pos: 0 };
+                let mut reader = Reader {
+                    buf: packed,
+                    pos: 0,
+                };
                 while reader.pos < packed.len() {
                     dims.push(reader.varint()? as i64);
                 }
@@ -258,14 +274,28 @@ fn decode_initializer(bytes: &[u8]) -> Result<Initializer, DecodeError> {
             _ => {}
         }
     }
-    let count = dims.iter().try_fold(1u64, |acc, &d| u64::try_from(d).ok().map(|d| acc.saturating_mul(d))).unwrap_or(0);
+    let count = dims
+        .iter()
+        .try_fold(1u64, |acc, &d| {
+            u64::try_from(d).ok().map(|d| acc.saturating_mul(d))
+        })
+        .unwrap_or(0);
     let bits = ElementType::from_onnx(data_type).bits();
     let bytes = raw_len.unwrap_or_else(|| (count * bits).div_ceil(8));
-    Ok(Initializer { name, count, bytes, external })
+    Ok(Initializer {
+        name,
+        count,
+        bytes,
+        external,
+    })
 }
 
 fn decode_value_info(bytes: &[u8]) -> Result<TensorSpec, DecodeError> {
-    let mut spec = TensorSpec { name: String::new(), element_type: ElementType::Unknown(0), shape: None };
+    let mut spec = TensorSpec {
+        name: String::new(),
+        element_type: ElementType::Unknown(0),
+        shape: None,
+    };
     for field in Fields::new(bytes) {
         match field? {
             (1, Value::Bytes(b)) => spec.name = utf8(b)?,
@@ -310,7 +340,8 @@ fn decode_tensor_type(bytes: &[u8], spec: &mut TensorSpec) -> Result<(), DecodeE
 }
 
 fn utf8(bytes: &[u8]) -> Result<String, DecodeError> {
-    String::from_utf8(bytes.to_vec()).map_err(|_| DecodeError::Malformed("a string field is not UTF-8".into()))
+    String::from_utf8(bytes.to_vec())
+        .map_err(|_| DecodeError::Malformed("a string field is not UTF-8".into()))
 }
 
 enum Value<'a> {
@@ -329,7 +360,10 @@ impl<'a> Reader<'a> {
         let mut value = 0u64;
         for shift in (0..64).step_by(7) {
             let Some(&byte) = self.buf.get(self.pos) else {
-                return Err(DecodeError::Truncated { needed: self.pos as u64 + 1, available: self.buf.len() as u64 });
+                return Err(DecodeError::Truncated {
+                    needed: self.pos as u64 + 1,
+                    available: self.buf.len() as u64,
+                });
             };
             self.pos += 1;
             value |= u64::from(byte & 0x7f) << shift;
@@ -337,13 +371,18 @@ impl<'a> Reader<'a> {
                 return Ok(value);
             }
         }
-        Err(DecodeError::Malformed("a varint is longer than 10 bytes".into()))
+        Err(DecodeError::Malformed(
+            "a varint is longer than 10 bytes".into(),
+        ))
     }
 
     fn take(&mut self, len: u64) -> Result<&'a [u8], DecodeError> {
         let available = (self.buf.len() - self.pos) as u64;
         if len > available {
-            return Err(DecodeError::Truncated { needed: len, available });
+            return Err(DecodeError::Truncated {
+                needed: len,
+                available,
+            });
         }
         let start = self.pos;
         self.pos += len as usize;
@@ -359,7 +398,10 @@ struct Fields<'a> {
 
 impl<'a> Fields<'a> {
     fn new(buf: &'a [u8]) -> Self {
-        Self { reader: Reader { buf, pos: 0 }, failed: false }
+        Self {
+            reader: Reader { buf, pos: 0 },
+            failed: false,
+        }
     }
 
     fn next_field(&mut self) -> Result<(u64, Value<'a>), DecodeError> {
@@ -382,7 +424,11 @@ impl<'a> Fields<'a> {
                 self.reader.take(4)?;
                 Value::Fixed
             }
-            wire => return Err(DecodeError::Malformed(format!("unsupported wire type {wire}"))),
+            wire => {
+                return Err(DecodeError::Malformed(format!(
+                    "unsupported wire type {wire}"
+                )));
+            }
         };
         Ok((number, value))
     }
@@ -426,7 +472,10 @@ mod tests {
     #[test]
     fn empty_and_garbage_are_malformed() {
         assert!(matches!(decode_model(b""), Err(DecodeError::Malformed(_))));
-        assert!(matches!(decode_model(b"\x89PNG\r\n\x1a\n"), Err(DecodeError::Malformed(_)) | Err(DecodeError::Truncated { .. })));
+        assert!(matches!(
+            decode_model(b"\x89PNG\r\n\x1a\n"),
+            Err(DecodeError::Malformed(_)) | Err(DecodeError::Truncated { .. })
+        ));
         assert!(matches!(decode_model(b"hello world, this is text"), Err(_)));
     }
 
@@ -440,6 +489,9 @@ mod tests {
         bytes_field(7, &graph, &mut model);
         assert!(decode_model(&model).is_ok());
         let cut = &model[..model.len() - 1];
-        assert!(matches!(decode_model(cut), Err(DecodeError::Truncated { .. })));
+        assert!(matches!(
+            decode_model(cut),
+            Err(DecodeError::Truncated { .. })
+        ));
     }
 }

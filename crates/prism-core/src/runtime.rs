@@ -35,7 +35,10 @@ pub struct Runtime {
 
 impl std::fmt::Debug for Runtime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Runtime").field("path", &self.path).field("version", &self.version).finish()
+        f.debug_struct("Runtime")
+            .field("path", &self.path)
+            .field("version", &self.version)
+            .finish()
     }
 }
 
@@ -48,7 +51,10 @@ impl Runtime {
         if let Some(runtime) = *slot {
             if let Some(requested) = &options.library {
                 if !same_file(requested, &runtime.path) {
-                    return Err(Error::RuntimeAlreadyLoaded { loaded: runtime.path.clone(), requested: requested.clone() });
+                    return Err(Error::RuntimeAlreadyLoaded {
+                        loaded: runtime.path.clone(),
+                        requested: requested.clone(),
+                    });
                 }
             }
             return Ok(runtime);
@@ -57,13 +63,24 @@ impl Runtime {
         let version = probe_version(&path)?;
         let preloaded = preload_gpu_libraries(&path);
         let env = ort::init_from(&path)
-            .map_err(|e| Error::RuntimeInvalid { path: path.clone(), reason: e.to_string() })?
+            .map_err(|e| Error::RuntimeInvalid {
+                path: path.clone(),
+                reason: e.to_string(),
+            })?
             .with_name("prism")
             .with_telemetry(false)
             .build()
-            .map_err(|e| Error::RuntimeInvalid { path: path.clone(), reason: e.to_string() })?;
+            .map_err(|e| Error::RuntimeInvalid {
+                path: path.clone(),
+                reason: e.to_string(),
+            })?;
         tracing::info!(path = %path.display(), %version, "loaded ONNX Runtime");
-        let runtime: &'static Runtime = Box::leak(Box::new(Runtime { env, path, version, preloaded }));
+        let runtime: &'static Runtime = Box::leak(Box::new(Runtime {
+            env,
+            path,
+            version,
+            preloaded,
+        }));
         *slot = Some(runtime);
         Ok(runtime)
     }
@@ -144,7 +161,9 @@ pub fn candidate_paths(
 
 /// Walks [`candidate_paths`] and returns the first library file that exists.
 pub fn locate(options: &RuntimeOptions) -> Result<PathBuf> {
-    let exe_dir = std::env::current_exe().ok().and_then(|p| p.parent().map(Path::to_path_buf));
+    let exe_dir = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(Path::to_path_buf));
     let tried = candidate_paths(
         options.library.as_deref(),
         std::env::var_os("ORT_DYLIB_PATH"),
@@ -158,26 +177,35 @@ pub fn locate(options: &RuntimeOptions) -> Result<PathBuf> {
         }
         tracing::debug!(path = %path.display(), "no ONNX Runtime here");
     }
-    Err(Error::RuntimeNotFound { tried: tried.into_iter().map(|p| normalize(&p)).collect() })
+    Err(Error::RuntimeNotFound {
+        tried: tried.into_iter().map(|p| normalize(&p)).collect(),
+    })
 }
 
 /// Reads the version a library reports without initialising it, and checks it is new enough.
 pub fn probe_version(path: &Path) -> Result<String> {
-    let invalid = |reason: String| Error::RuntimeInvalid { path: path.to_path_buf(), reason };
+    let invalid = |reason: String| Error::RuntimeInvalid {
+        path: path.to_path_buf(),
+        reason,
+    };
     // SAFETY: loading a shared library runs its initialisers; ONNX Runtime's are benign.
     let lib = unsafe { libloading::Library::new(path) }.map_err(|e| invalid(e.to_string()))?;
     type GetApiBase = unsafe extern "C" fn() -> *const ort::sys::OrtApiBase;
     // SAFETY: the symbol has this signature in every ONNX Runtime release.
     let version = unsafe {
-        let get: libloading::Symbol<GetApiBase> =
-            lib.get(b"OrtGetApiBase\0").map_err(|_| invalid("it does not export OrtGetApiBase".into()))?;
+        let get: libloading::Symbol<GetApiBase> = lib
+            .get(b"OrtGetApiBase\0")
+            .map_err(|_| invalid("it does not export OrtGetApiBase".into()))?;
         let base = get();
         if base.is_null() {
             return Err(invalid("OrtGetApiBase returned null".into()));
         }
-        CStr::from_ptr(((*base).GetVersionString)()).to_string_lossy().into_owned()
+        CStr::from_ptr(((*base).GetVersionString)())
+            .to_string_lossy()
+            .into_owned()
     };
-    let found = parse_version(&version).ok_or_else(|| invalid(format!("unreadable version string `{version}`")))?;
+    let found = parse_version(&version)
+        .ok_or_else(|| invalid(format!("unreadable version string `{version}`")))?;
     if found < REQUIRED_VERSION {
         return Err(Error::RuntimeTooOld {
             path: path.to_path_buf(),
@@ -195,7 +223,11 @@ pub fn parse_version(text: &str) -> Option<(u32, u32)> {
 }
 
 fn default_file_name() -> String {
-    format!("{}onnxruntime{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX)
+    format!(
+        "{}onnxruntime{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_SUFFIX
+    )
 }
 
 /// The ONNX Runtime library in `dir`: `libonnxruntime.so`, or the newest `libonnxruntime.so.1.x.y`
@@ -213,7 +245,10 @@ fn find_in_dir(dir: &Path) -> Option<PathBuf> {
             let name = entry.file_name().into_string().ok()?;
             let rest = name.strip_prefix(&prefix)?;
             let version = rest.trim_start_matches("so.").trim_end_matches(".dylib");
-            let key: Vec<u32> = version.split('.').map(|p| p.parse().ok()).collect::<Option<_>>()?;
+            let key: Vec<u32> = version
+                .split('.')
+                .map(|p| p.parse().ok())
+                .collect::<Option<_>>()?;
             Some((key, entry.path()))
         })
         .collect();
@@ -246,7 +281,11 @@ fn same_file(a: &Path, b: &Path) -> bool {
 /// the CUDA provider then finds them without `LD_LIBRARY_PATH`.
 fn preload_gpu_libraries(ort_library: &Path) -> Vec<PathBuf> {
     // The wheel layout is <site>/onnxruntime/capi/libonnxruntime...; the NVIDIA wheels sit in <site>.
-    let Some(site) = ort_library.parent().and_then(Path::parent).and_then(Path::parent) else {
+    let Some(site) = ort_library
+        .parent()
+        .and_then(Path::parent)
+        .and_then(Path::parent)
+    else {
         return Vec::new();
     };
     let mut pending: Vec<PathBuf> = Vec::new();
@@ -277,17 +316,26 @@ fn preload_gpu_libraries(ort_library: &Path) -> Vec<PathBuf> {
             tracing::debug!(path = %path.display(), error = %e, "GPU library not preloaded");
         }
     }
-    tracing::info!(count = loaded.len(), "preloaded CUDA / cuDNN / TensorRT libraries from the provisioned wheels");
+    tracing::info!(
+        count = loaded.len(),
+        "preloaded CUDA / cuDNN / TensorRT libraries from the provisioned wheels"
+    );
     loaded
 }
 
 fn collect_shared_libraries(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for entry in entries.flatten() {
         let path = entry.path();
         if path.is_dir() && depth < 4 {
             collect_shared_libraries(&path, depth + 1, out);
-        } else if path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("lib") && n.contains(".so")) {
+        } else if path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with("lib") && n.contains(".so"))
+        {
             out.push(path);
         }
     }
@@ -316,7 +364,12 @@ mod tests {
 
     #[test]
     fn explicit_path_is_the_only_candidate() {
-        let c = candidate_paths(Some(Path::new("/x/libonnxruntime.so")), Some("/env/lib.so".into()), None, Path::new("/p"));
+        let c = candidate_paths(
+            Some(Path::new("/x/libonnxruntime.so")),
+            Some("/env/lib.so".into()),
+            None,
+            Path::new("/p"),
+        );
         assert_eq!(c, vec![PathBuf::from("/x/libonnxruntime.so")]);
     }
 
@@ -329,9 +382,28 @@ mod tests {
         let cpu_capi = prov.join("cpu/onnxruntime/capi");
         std::fs::create_dir_all(&cpu_capi).unwrap();
         // Only versioned names exist in the wheel; the newest wins.
-        std::fs::write(cpu_capi.join(format!("{}onnxruntime.so.1.9.0", std::env::consts::DLL_PREFIX)), b"").unwrap();
-        std::fs::write(cpu_capi.join(format!("{}onnxruntime.so.1.31.1", std::env::consts::DLL_PREFIX)), b"").unwrap();
-        let c = candidate_paths(None, Some("/env/libonnxruntime.so".into()), Some(&exe), &prov);
+        std::fs::write(
+            cpu_capi.join(format!(
+                "{}onnxruntime.so.1.9.0",
+                std::env::consts::DLL_PREFIX
+            )),
+            b"",
+        )
+        .unwrap();
+        std::fs::write(
+            cpu_capi.join(format!(
+                "{}onnxruntime.so.1.31.1",
+                std::env::consts::DLL_PREFIX
+            )),
+            b"",
+        )
+        .unwrap();
+        let c = candidate_paths(
+            None,
+            Some("/env/libonnxruntime.so".into()),
+            Some(&exe),
+            &prov,
+        );
         assert_eq!(c[0], PathBuf::from("/env/libonnxruntime.so"));
         assert_eq!(c[1], exe.join(default_file_name()));
         assert_eq!(c[2], exe.join("lib").join(default_file_name()));

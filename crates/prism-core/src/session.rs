@@ -10,7 +10,9 @@ use ort::session::builder::{GraphOptimizationLevel, SessionBuilder};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::device::{AttemptError, Device, Precision, Provider, Selection, resolve_variant, select};
+use crate::device::{
+    AttemptError, Device, Precision, Provider, Selection, resolve_variant, select,
+};
 use crate::error::{Error, Result};
 use crate::info::ModelInfo;
 use crate::onnx::{Dim, ElementType, TensorSpec};
@@ -34,7 +36,9 @@ impl std::str::FromStr for OptLevel {
             "basic" | "1" => Ok(OptLevel::Basic),
             "extended" | "2" => Ok(OptLevel::Extended),
             "all" | "3" => Ok(OptLevel::All),
-            _ => Err(format!("unknown optimisation level `{s}` (disable, basic, extended, all)")),
+            _ => Err(format!(
+                "unknown optimisation level `{s}` (disable, basic, extended, all)"
+            )),
         }
     }
 }
@@ -51,7 +55,10 @@ pub struct CudaOptions {
 
 impl Default for CudaOptions {
     fn default() -> Self {
-        Self { heuristic_conv_search: true, memory_limit: None }
+        Self {
+            heuristic_conv_search: true,
+            memory_limit: None,
+        }
     }
 }
 
@@ -68,7 +75,11 @@ pub struct TensorRtOptions {
 
 impl Default for TensorRtOptions {
     fn default() -> Self {
-        Self { fp16: true, cache_dir: Some(default_cache_dir().join("tensorrt")), builder_optimization_level: 3 }
+        Self {
+            fp16: true,
+            cache_dir: Some(default_cache_dir().join("tensorrt")),
+            builder_optimization_level: 3,
+        }
     }
 }
 
@@ -98,7 +109,9 @@ pub fn default_cache_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {
         return PathBuf::from(dir).join("prism");
     }
-    let home = std::env::var_os("HOME").or_else(|| std::env::var_os("USERPROFILE")).unwrap_or_else(|| ".".into());
+    let home = std::env::var_os("HOME")
+        .or_else(|| std::env::var_os("USERPROFILE"))
+        .unwrap_or_else(|| ".".into());
     PathBuf::from(home).join(".cache").join("prism")
 }
 
@@ -163,7 +176,10 @@ pub struct Model {
 
 impl std::fmt::Debug for Model {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Model").field("path", &self.info.path).field("provider", &self.report.provider).finish()
+        f.debug_struct("Model")
+            .field("path", &self.info.path)
+            .field("provider", &self.report.provider)
+            .finish()
     }
 }
 
@@ -175,29 +191,56 @@ impl Model {
         // Validate the given file before any provider work, so a bad file is named as such.
         ModelInfo::inspect(path)?;
         let mut chosen: Option<(PathBuf, ModelInfo, Option<PathBuf>)> = None;
-        let (session, Selection { provider, device_id, passed_over }) = select(options.device, |provider, device_id| {
-            let file = resolve_variant(path, options.precision, provider).map_err(AttemptError::Fatal)?;
+        let (
+            session,
+            Selection {
+                provider,
+                device_id,
+                passed_over,
+            },
+        ) = select(options.device, |provider, device_id| {
+            let file =
+                resolve_variant(path, options.precision, provider).map_err(AttemptError::Fatal)?;
             let info = ModelInfo::inspect(&file).map_err(AttemptError::Fatal)?;
             let builder = configure(options).map_err(AttemptError::Fatal)?;
-            let mut builder = register(builder, provider, device_id, options).map_err(AttemptError::Provider)?;
-            let (session, cached) = commit(&mut builder, &file, provider, options).map_err(|e| match (provider, e) {
-                (Provider::Cpu, e) => AttemptError::Fatal(e),
-                (_, e) => AttemptError::Provider(e.to_string()),
-            })?;
+            let mut builder =
+                register(builder, provider, device_id, options).map_err(AttemptError::Provider)?;
+            let (session, cached) =
+                commit(&mut builder, &file, provider, options).map_err(|e| {
+                    match (provider, e) {
+                        (Provider::Cpu, e) => AttemptError::Fatal(e),
+                        (_, e) => AttemptError::Provider(e.to_string()),
+                    }
+                })?;
             chosen = Some((file, info, cached));
             Ok(session)
         })?;
         let (file, mut info, optimized_cache) = chosen.expect("set by the successful attempt");
         info.provider = Some(provider);
-        let precision = if info.inputs.iter().any(|i| i.element_type == ElementType::Float16) {
+        let precision = if info
+            .inputs
+            .iter()
+            .any(|i| i.element_type == ElementType::Float16)
+        {
             Precision::Fp16
         } else {
             Precision::Fp32
         };
         let load_ms = started.elapsed().as_secs_f64() * 1e3;
         tracing::info!(model = %file.display(), %provider, precision = precision.as_str(), load_ms, "model loaded");
-        let report = LoadReport { provider, device_id, precision, passed_over, optimized_cache, load_ms };
-        Ok(Model { session, info, report })
+        let report = LoadReport {
+            provider,
+            device_id,
+            precision,
+            passed_over,
+            optimized_cache,
+            load_ms,
+        };
+        Ok(Model {
+            session,
+            info,
+            report,
+        })
     }
 
     pub fn info(&self) -> &ModelInfo {
@@ -230,7 +273,8 @@ impl Model {
                 got: format!("{} inputs", inputs.len()),
             });
         }
-        let mut values: Vec<(String, ort::session::SessionInputValue<'static>)> = Vec::with_capacity(inputs.len());
+        let mut values: Vec<(String, ort::session::SessionInputValue<'static>)> =
+            Vec::with_capacity(inputs.len());
         for (spec, tensor) in self.info.inputs.iter().zip(inputs) {
             check_input(&path, spec, &tensor)?;
             let value = match tensor.cast(spec.element_type) {
@@ -239,10 +283,10 @@ impl Model {
             };
             values.push((spec.name.clone(), value.into()));
         }
-        let outputs = self
-            .session
-            .run(values)
-            .map_err(|e| Error::Inference { path: path.clone(), message: e.message().to_string() })?;
+        let outputs = self.session.run(values).map_err(|e| Error::Inference {
+            path: path.clone(),
+            message: e.message().to_string(),
+        })?;
         let mut result = Vec::with_capacity(outputs.len());
         for (_, value) in outputs.iter() {
             let tensor = if let Ok(a) = value.try_extract_array::<f32>() {
@@ -250,7 +294,10 @@ impl Model {
             } else if let Ok(a) = value.try_extract_array::<f16>() {
                 Tensor::F16(a.to_owned())
             } else {
-                return Err(Error::Inference { path, message: format!("output type {:?} is not FP32 or FP16", value.dtype()) });
+                return Err(Error::Inference {
+                    path,
+                    message: format!("output type {:?} is not FP32 or FP16", value.dtype()),
+                });
             };
             result.push(tensor);
         }
@@ -265,10 +312,18 @@ fn check_input(path: &Path, spec: &TensorSpec, tensor: &Tensor) -> Result<()> {
         expected,
         got,
     };
-    if !matches!(spec.element_type, ElementType::Float32 | ElementType::Float16) {
-        return Err(mismatch(format!("element type {}", spec.element_type), format!("{}", tensor.element_type())));
+    if !matches!(
+        spec.element_type,
+        ElementType::Float32 | ElementType::Float16
+    ) {
+        return Err(mismatch(
+            format!("element type {}", spec.element_type),
+            format!("{}", tensor.element_type()),
+        ));
     }
-    let Some(dims) = &spec.shape else { return Ok(()) };
+    let Some(dims) = &spec.shape else {
+        return Ok(());
+    };
     let shape = tensor.shape();
     let fits = dims.len() == shape.len()
         && dims.iter().zip(shape).all(|(d, &n)| match d {
@@ -276,14 +331,24 @@ fn check_input(path: &Path, spec: &TensorSpec, tensor: &Tensor) -> Result<()> {
             _ => true,
         });
     if !fits {
-        let got = shape.iter().map(ToString::to_string).collect::<Vec<_>>().join("x");
-        return Err(mismatch(format!("shape {}", spec.shape_string()), format!("shape {got}")));
+        let got = shape
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("x");
+        return Err(mismatch(
+            format!("shape {}", spec.shape_string()),
+            format!("shape {got}"),
+        ));
     }
     Ok(())
 }
 
 fn configure(options: &SessionOptions) -> Result<SessionBuilder> {
-    let threads = options.intra_threads.unwrap_or_else(num_cpus::get_physical).max(1);
+    let threads = options
+        .intra_threads
+        .unwrap_or_else(num_cpus::get_physical)
+        .max(1);
     let level = match options.optimization {
         OptLevel::Disable => GraphOptimizationLevel::Disable,
         OptLevel::Basic => GraphOptimizationLevel::Level1,
@@ -295,7 +360,9 @@ fn configure(options: &SessionOptions) -> Result<SessionBuilder> {
         .with_intra_threads(threads)?
         .with_no_environment_execution_providers()?;
     let builder = if options.deterministic {
-        builder.with_deterministic_compute(true)?.with_inter_threads(1)?
+        builder
+            .with_deterministic_compute(true)?
+            .with_inter_threads(1)?
     } else {
         builder
     };
@@ -318,15 +385,17 @@ fn register(
         Provider::Cpu => Ok(()),
         Provider::Cuda => {
             use ort::ep::cuda::ConvAlgorithmSearch;
-            let mut ep = ort::ep::CUDA::default().with_device_id(device_id).with_conv_algorithm_search(
-                if options.cuda.heuristic_conv_search && !options.deterministic {
-                    ConvAlgorithmSearch::Heuristic
-                } else if options.deterministic {
-                    ConvAlgorithmSearch::Default
-                } else {
-                    ConvAlgorithmSearch::Exhaustive
-                },
-            );
+            let mut ep = ort::ep::CUDA::default()
+                .with_device_id(device_id)
+                .with_conv_algorithm_search(
+                    if options.cuda.heuristic_conv_search && !options.deterministic {
+                        ConvAlgorithmSearch::Heuristic
+                    } else if options.deterministic {
+                        ConvAlgorithmSearch::Default
+                    } else {
+                        ConvAlgorithmSearch::Exhaustive
+                    },
+                );
             if let Some(limit) = options.cuda.memory_limit {
                 ep = ep.with_memory_limit(limit);
             }
@@ -340,7 +409,10 @@ fn register(
                 .with_builder_optimization_level(t.builder_optimization_level);
             if let Some(dir) = &t.cache_dir {
                 if let Err(e) = std::fs::create_dir_all(dir) {
-                    return Err(format!("cannot create TensorRT cache {}: {e}", dir.display()));
+                    return Err(format!(
+                        "cannot create TensorRT cache {}: {e}",
+                        dir.display()
+                    ));
                 }
                 let dir = dir.display().to_string();
                 ep = ep
@@ -352,7 +424,9 @@ fn register(
             ep.register(&mut builder)
         }
     };
-    result.map(|()| builder).map_err(|e| e.message().to_string())
+    result
+        .map(|()| builder)
+        .map_err(|e| e.message().to_string())
 }
 
 /// Builds the session, through the optimised-model cache when one is configured.
@@ -362,14 +436,25 @@ fn commit(
     provider: Provider,
     options: &SessionOptions,
 ) -> Result<(ort::session::Session, Option<PathBuf>)> {
-    let invalid = |e: ort::Error| Error::InvalidModel { path: file.to_path_buf(), message: e.message().to_string() };
+    let invalid = |e: ort::Error| Error::InvalidModel {
+        path: file.to_path_buf(),
+        message: e.message().to_string(),
+    };
     // TensorRT compiles subgraphs, which cannot be saved as ONNX; it has its own engine cache.
-    let cache_dir = options.optimized_cache_dir.as_ref().filter(|_| provider != Provider::TensorRt);
+    let cache_dir = options
+        .optimized_cache_dir
+        .as_ref()
+        .filter(|_| provider != Provider::TensorRt);
     let Some(cache_dir) = cache_dir else {
         return Ok((builder.commit_from_file(file).map_err(invalid)?, None));
     };
     let runtime = Runtime::get().expect("initialised by Model::load");
-    let cached = cache_dir.join(optimized_cache_name(file, provider, runtime.version(), options.optimization)?);
+    let cached = cache_dir.join(optimized_cache_name(
+        file,
+        provider,
+        runtime.version(),
+        options.optimization,
+    )?);
     if cached.is_file() {
         // The cached graph is already optimised: skip the optimisers on load.
         let mut fast = std::mem::replace(builder, new_builder()?);
@@ -382,11 +467,19 @@ fn commit(
             Err(e) => {
                 tracing::warn!(cache = %cached.display(), error = %e, "ignoring unreadable optimised-model cache entry");
                 let _ = std::fs::remove_file(&cached);
-                return Ok((fast.with_optimization_level(GraphOptimizationLevel::All)?.commit_from_file(file).map_err(invalid)?, None));
+                return Ok((
+                    fast.with_optimization_level(GraphOptimizationLevel::All)?
+                        .commit_from_file(file)
+                        .map_err(invalid)?,
+                    None,
+                ));
             }
         }
     }
-    std::fs::create_dir_all(cache_dir).map_err(|source| Error::Io { path: cache_dir.clone(), source })?;
+    std::fs::create_dir_all(cache_dir).map_err(|source| Error::Io {
+        path: cache_dir.clone(),
+        source,
+    })?;
     let partial = cached.with_extension(format!("partial-{}", std::process::id()));
     let mut writer = std::mem::replace(builder, new_builder()?);
     writer = writer.with_optimized_model_path(&partial)?;
@@ -402,8 +495,16 @@ fn commit(
 
 /// `<stem>-<sha256 prefix>-<provider>-ort<version>-<level>.onnx`; the hash covers the model bytes and
 /// the CPU model, since CPU-optimised graphs may use kernels of this processor only.
-fn optimized_cache_name(file: &Path, provider: Provider, ort_version: &str, level: OptLevel) -> Result<String> {
-    let bytes = std::fs::read(file).map_err(|source| Error::Io { path: file.to_path_buf(), source })?;
+fn optimized_cache_name(
+    file: &Path,
+    provider: Provider,
+    ort_version: &str,
+    level: OptLevel,
+) -> Result<String> {
+    let bytes = std::fs::read(file).map_err(|source| Error::Io {
+        path: file.to_path_buf(),
+        source,
+    })?;
     let mut hasher = Sha256::new();
     hasher.update(&bytes);
     hasher.update(crate::system::cpu_info().model.as_bytes());
@@ -414,9 +515,16 @@ fn optimized_cache_name(file: &Path, provider: Provider, ort_version: &str, leve
 }
 
 /// Tries each GPU provider on a tiny embedded model: does it register and build a session?
-pub fn probe_provider(provider: Provider, device_id: i32, options: &SessionOptions) -> std::result::Result<(), String> {
+pub fn probe_provider(
+    provider: Provider,
+    device_id: i32,
+    options: &SessionOptions,
+) -> std::result::Result<(), String> {
     const PROBE_MODEL: &[u8] = include_bytes!("../../../tests/fixtures/identity.onnx");
     let builder = configure(options).map_err(|e| e.to_string())?;
     let mut builder = register(builder, provider, device_id, options)?;
-    builder.commit_from_memory(PROBE_MODEL).map(|_| ()).map_err(|e| e.message().to_string())
+    builder
+        .commit_from_memory(PROBE_MODEL)
+        .map(|_| ())
+        .map_err(|e| e.message().to_string())
 }

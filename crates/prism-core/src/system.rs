@@ -20,7 +20,11 @@ pub fn cpu_info() -> CpuInfo {
                 .map(|(_, v)| v.trim().to_string())
         })
         .unwrap_or_else(|| std::env::consts::ARCH.to_string());
-    CpuInfo { model, physical_cores: num_cpus::get_physical(), logical_cores: num_cpus::get() }
+    CpuInfo {
+        model,
+        physical_cores: num_cpus::get_physical(),
+        logical_cores: num_cpus::get(),
+    }
 }
 
 /// Peak resident memory of this process in bytes (`VmHWM`), where the OS reports it.
@@ -48,9 +52,12 @@ pub fn cuda_device_names() -> Vec<String> {
             };
             type Count = unsafe extern "C" fn(*mut i32) -> i32;
             type Props = unsafe extern "C" fn(*mut u8, i32) -> i32;
-            let Ok(count_fn) = lib.get::<Count>(b"cudaGetDeviceCount\0") else { return Vec::new() };
-            let Ok(props_fn) =
-                lib.get::<Props>(b"cudaGetDeviceProperties_v2\0").or_else(|_| lib.get::<Props>(b"cudaGetDeviceProperties\0"))
+            let Ok(count_fn) = lib.get::<Count>(b"cudaGetDeviceCount\0") else {
+                return Vec::new();
+            };
+            let Ok(props_fn) = lib
+                .get::<Props>(b"cudaGetDeviceProperties_v2\0")
+                .or_else(|_| lib.get::<Props>(b"cudaGetDeviceProperties\0"))
             else {
                 return Vec::new();
             };

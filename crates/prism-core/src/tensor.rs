@@ -166,7 +166,11 @@ pub fn image_to_tensor(image: &DynamicImage, range: ValueRange) -> ImageTensor {
         ImageRgba32F(b) => planes(b.as_raw(), layout.channels, w, h, range),
         other => planes(other.to_rgba32f().as_raw(), Channels::Rgba, w, h, range),
     };
-    ImageTensor { color, alpha, layout }
+    ImageTensor {
+        color,
+        alpha,
+        layout,
+    }
 }
 
 fn planes<T: Sample>(
@@ -188,25 +192,33 @@ fn planes<T: Sample>(
     let (r, rest) = data.split_at_mut(plane);
     let (g, b) = rest.split_at_mut(plane);
     let gray = channels.is_gray();
-    r.par_chunks_mut(w).zip(g.par_chunks_mut(w)).zip(b.par_chunks_mut(w)).zip(src.par_chunks(w * c)).for_each(
-        |(((r, g), b), row)| {
+    r.par_chunks_mut(w)
+        .zip(g.par_chunks_mut(w))
+        .zip(b.par_chunks_mut(w))
+        .zip(src.par_chunks(w * c))
+        .for_each(|(((r, g), b), row)| {
             for (((r, g), b), px) in r.iter_mut().zip(g).zip(b).zip(row.chunks_exact(c)) {
                 if gray {
                     let v = px[0].to_f32() * factor;
                     (*r, *g, *b) = (v, v, v);
                 } else {
-                    (*r, *g, *b) = (px[0].to_f32() * factor, px[1].to_f32() * factor, px[2].to_f32() * factor);
+                    (*r, *g, *b) = (
+                        px[0].to_f32() * factor,
+                        px[1].to_f32() * factor,
+                        px[2].to_f32() * factor,
+                    );
                 }
             }
-        },
-    );
+        });
     if let Some(alpha) = alpha.as_mut() {
         let a = alpha.as_slice_mut().expect("fresh arrays are contiguous");
-        a.par_chunks_mut(w).zip(src.par_chunks(w * c)).for_each(|(a, row)| {
-            for (a, px) in a.iter_mut().zip(row.chunks_exact(c)) {
-                *a = px[c - 1].to_f32() * factor;
-            }
-        });
+        a.par_chunks_mut(w)
+            .zip(src.par_chunks(w * c))
+            .for_each(|(a, row)| {
+                for (a, px) in a.iter_mut().zip(row.chunks_exact(c)) {
+                    *a = px[c - 1].to_f32() * factor;
+                }
+            });
     }
     (color, alpha)
 }
@@ -222,33 +234,102 @@ pub fn tensor_to_image(
 ) -> Result<DynamicImage> {
     let (c, h, w) = color.dim();
     if c != 3 && c != 1 {
-        return Err(Error::TensorShape { shape: color.shape().to_vec(), reason: "expected 1 or 3 colour planes".into() });
+        return Err(Error::TensorShape {
+            shape: color.shape().to_vec(),
+            reason: "expected 1 or 3 colour planes".into(),
+        });
     }
     if let Some(a) = &alpha {
         if a.dim() != (h, w) {
-            return Err(Error::TensorShape { shape: a.shape().to_vec(), reason: format!("alpha plane is not {h}x{w}") });
+            return Err(Error::TensorShape {
+                shape: a.shape().to_vec(),
+                reason: format!("alpha plane is not {h}x{w}"),
+            });
         }
     }
     let (Ok(width), Ok(height)) = (u32::try_from(w), u32::try_from(h)) else {
-        return Err(Error::TensorShape { shape: color.shape().to_vec(), reason: "too large for an image".into() });
+        return Err(Error::TensorShape {
+            shape: color.shape().to_vec(),
+            reason: "too large for an image".into(),
+        });
     };
     let color = color.as_standard_layout();
     let alpha = alpha.map(|a| a.as_standard_layout().into_owned());
-    let src = Source { color: color.as_slice().expect("standard layout"), planes: c, alpha: alpha.as_ref().map(|a| a.as_slice().expect("standard layout")), w, h };
+    let src = Source {
+        color: color.as_slice().expect("standard layout"),
+        planes: c,
+        alpha: alpha
+            .as_ref()
+            .map(|a| a.as_slice().expect("standard layout")),
+        w,
+        h,
+    };
     use Channels::{Gray, GrayAlpha, Rgb, Rgba};
     use Depth::{F32, U8, U16};
     use image::{Rgb as PRgb, Rgba as PRgba};
     let image = match (layout.channels, layout.depth) {
-        (Gray, U8) => DynamicImage::ImageLuma8(buffer::<Luma<u8>, u8>(&src, layout.channels, range, width, height)),
-        (GrayAlpha, U8) => DynamicImage::ImageLumaA8(buffer::<LumaA<u8>, u8>(&src, layout.channels, range, width, height)),
-        (Rgb, U8) => DynamicImage::ImageRgb8(buffer::<PRgb<u8>, u8>(&src, layout.channels, range, width, height)),
-        (Rgba, U8) => DynamicImage::ImageRgba8(buffer::<PRgba<u8>, u8>(&src, layout.channels, range, width, height)),
-        (Gray, U16) => DynamicImage::ImageLuma16(buffer::<Luma<u16>, u16>(&src, layout.channels, range, width, height)),
-        (GrayAlpha, U16) => DynamicImage::ImageLumaA16(buffer::<LumaA<u16>, u16>(&src, layout.channels, range, width, height)),
-        (Rgb, U16) => DynamicImage::ImageRgb16(buffer::<PRgb<u16>, u16>(&src, layout.channels, range, width, height)),
-        (Rgba, U16) => DynamicImage::ImageRgba16(buffer::<PRgba<u16>, u16>(&src, layout.channels, range, width, height)),
-        (Gray | Rgb, F32) => DynamicImage::ImageRgb32F(buffer::<PRgb<f32>, f32>(&src, Rgb, range, width, height)),
-        (GrayAlpha | Rgba, F32) => DynamicImage::ImageRgba32F(buffer::<PRgba<f32>, f32>(&src, Rgba, range, width, height)),
+        (Gray, U8) => DynamicImage::ImageLuma8(buffer::<Luma<u8>, u8>(
+            &src,
+            layout.channels,
+            range,
+            width,
+            height,
+        )),
+        (GrayAlpha, U8) => DynamicImage::ImageLumaA8(buffer::<LumaA<u8>, u8>(
+            &src,
+            layout.channels,
+            range,
+            width,
+            height,
+        )),
+        (Rgb, U8) => DynamicImage::ImageRgb8(buffer::<PRgb<u8>, u8>(
+            &src,
+            layout.channels,
+            range,
+            width,
+            height,
+        )),
+        (Rgba, U8) => DynamicImage::ImageRgba8(buffer::<PRgba<u8>, u8>(
+            &src,
+            layout.channels,
+            range,
+            width,
+            height,
+        )),
+        (Gray, U16) => DynamicImage::ImageLuma16(buffer::<Luma<u16>, u16>(
+            &src,
+            layout.channels,
+            range,
+            width,
+            height,
+        )),
+        (GrayAlpha, U16) => DynamicImage::ImageLumaA16(buffer::<LumaA<u16>, u16>(
+            &src,
+            layout.channels,
+            range,
+            width,
+            height,
+        )),
+        (Rgb, U16) => DynamicImage::ImageRgb16(buffer::<PRgb<u16>, u16>(
+            &src,
+            layout.channels,
+            range,
+            width,
+            height,
+        )),
+        (Rgba, U16) => DynamicImage::ImageRgba16(buffer::<PRgba<u16>, u16>(
+            &src,
+            layout.channels,
+            range,
+            width,
+            height,
+        )),
+        (Gray | Rgb, F32) => {
+            DynamicImage::ImageRgb32F(buffer::<PRgb<f32>, f32>(&src, Rgb, range, width, height))
+        }
+        (GrayAlpha | Rgba, F32) => {
+            DynamicImage::ImageRgba32F(buffer::<PRgba<f32>, f32>(&src, Rgba, range, width, height))
+        }
     };
     Ok(image)
 }
@@ -261,7 +342,13 @@ struct Source<'a> {
     h: usize,
 }
 
-fn buffer<P, T>(src: &Source<'_>, channels: Channels, range: ValueRange, width: u32, height: u32) -> ImageBuffer<P, Vec<T>>
+fn buffer<P, T>(
+    src: &Source<'_>,
+    channels: Channels,
+    range: ValueRange,
+    width: u32,
+    height: u32,
+) -> ImageBuffer<P, Vec<T>>
 where
     P: image::Pixel<Subpixel = T>,
     T: Sample + image::Primitive,
@@ -273,27 +360,42 @@ where
         let opaque = T::from_f32(T::FULL_SCALE);
         let plane = src.w * src.h;
         let r = &src.color[..plane];
-        let (g, b) = if src.planes == 3 { (&src.color[plane..2 * plane], &src.color[2 * plane..]) } else { (r, r) };
+        let (g, b) = if src.planes == 3 {
+            (&src.color[plane..2 * plane], &src.color[2 * plane..])
+        } else {
+            (r, r)
+        };
         let gray = channels.is_gray();
         let single = src.planes == 1;
-        out.par_chunks_mut(src.w * c).enumerate().for_each(|(y, row)| {
-            let span = y * src.w..(y + 1) * src.w;
-            let (r, g, b) = (&r[span.clone()], &g[span.clone()], &b[span.clone()]);
-            let a = src.alpha.map(|a| &a[span]);
-            for (x, ((px, &r), (&g, &b))) in row.chunks_exact_mut(c).zip(r).zip(g.iter().zip(b)).enumerate() {
-                if gray {
-                    let luma = if single { r } else { 0.299 * r + 0.587 * g + 0.114 * b };
-                    px[0] = T::from_f32(luma * factor);
-                } else {
-                    px[0] = T::from_f32(r * factor);
-                    px[1] = T::from_f32(g * factor);
-                    px[2] = T::from_f32(b * factor);
+        out.par_chunks_mut(src.w * c)
+            .enumerate()
+            .for_each(|(y, row)| {
+                let span = y * src.w..(y + 1) * src.w;
+                let (r, g, b) = (&r[span.clone()], &g[span.clone()], &b[span.clone()]);
+                let a = src.alpha.map(|a| &a[span]);
+                for (x, ((px, &r), (&g, &b))) in row
+                    .chunks_exact_mut(c)
+                    .zip(r)
+                    .zip(g.iter().zip(b))
+                    .enumerate()
+                {
+                    if gray {
+                        let luma = if single {
+                            r
+                        } else {
+                            0.299 * r + 0.587 * g + 0.114 * b
+                        };
+                        px[0] = T::from_f32(luma * factor);
+                    } else {
+                        px[0] = T::from_f32(r * factor);
+                        px[1] = T::from_f32(g * factor);
+                        px[2] = T::from_f32(b * factor);
+                    }
+                    if channels.has_alpha() {
+                        px[c - 1] = a.map_or(opaque, |a| T::from_f32(a[x] * factor));
+                    }
                 }
-                if channels.has_alpha() {
-                    px[c - 1] = a.map_or(opaque, |a| T::from_f32(a[x] * factor));
-                }
-            }
-        });
+            });
     }
     ImageBuffer::from_raw(width, height, out).expect("buffer size matches the dimensions")
 }
@@ -303,7 +405,9 @@ pub fn to_f16<D: ndarray::Dimension>(array: &ndarray::Array<f32, D>) -> ndarray:
     let standard = array.as_standard_layout();
     let src = standard.as_slice().expect("standard layout");
     let mut out = vec![f16::ZERO; src.len()];
-    out.par_chunks_mut(1 << 16).zip(src.par_chunks(1 << 16)).for_each(|(o, s)| o.convert_from_f32_slice(s));
+    out.par_chunks_mut(1 << 16)
+        .zip(src.par_chunks(1 << 16))
+        .for_each(|(o, s)| o.convert_from_f32_slice(s));
     ndarray::Array::from_shape_vec(array.raw_dim(), out).expect("same element count")
 }
 
@@ -312,6 +416,8 @@ pub fn to_f32<D: ndarray::Dimension>(array: &ndarray::Array<f16, D>) -> ndarray:
     let standard = array.as_standard_layout();
     let src = standard.as_slice().expect("standard layout");
     let mut out = vec![0f32; src.len()];
-    out.par_chunks_mut(1 << 16).zip(src.par_chunks(1 << 16)).for_each(|(o, s)| s.convert_to_f32_slice(o));
+    out.par_chunks_mut(1 << 16)
+        .zip(src.par_chunks(1 << 16))
+        .for_each(|(o, s)| s.convert_to_f32_slice(o));
     ndarray::Array::from_shape_vec(array.raw_dim(), out).expect("same element count")
 }

@@ -1,0 +1,135 @@
+//! The `prism` binary: output, JSON, and the documented exit codes.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures")
+        .join(name)
+}
+
+fn prism(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_prism"))
+        .args(args)
+        .env_remove("ORT_DYLIB_PATH")
+        .env(
+            "PRISM_CACHE_DIR",
+            std::env::temp_dir().join("prism-cli-tests"),
+        )
+        .output()
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn devices_reports_the_runtime_and_which_providers_work() {
+    let out = prism(&["devices", "--json"]);
+    assert!(
+        out.status.success(),
+        "{}\nrun `cargo xtask test` to provision the runtime",
+        text(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        report["runtime_version"]
+            .as_str()
+            .unwrap()
+            .starts_with("1.")
+    );
+    assert!(PathBuf::from(report["runtime_path"].as_str().unwrap()).is_file());
+    let providers = report["providers"].as_array().unwrap();
+    let cpu = providers.iter().find(|p| p["provider"] == "CPU").unwrap();
+    assert_eq!(cpu["registers"], true);
+    assert!(report["cpu"]["physical_cores"].as_u64().unwrap() >= 1);
+    let table = prism(&["devices"]);
+    assert!(text(&table.stdout).contains("CPU        works"));
+}
+
+#[test]
+fn info_prints_a_table_and_json() {
+    let model = fixture("tiny_conv.fp32.onnx");
+    let out = prism(&["info", model.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let table = text(&out.stdout);
+    for needle in [
+        "parameters  84",
+        "provider    CPU",
+        "Nx3xHxW",
+        "prism.architecture  tiny-conv",
+    ] {
+        assert!(table.contains(needle), "missing `{needle}` in\n{table}");
+    }
+    let out = prism(&["info", "--json", "--no-session", model.to_str().unwrap()]);
+    let info: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(info["parameter_count"], 84);
+    assert_eq!(
+        info["inputs"][0]["shape"],
+        serde_json::json!(["N", 3, "H", "W"])
+    );
+    assert_eq!(info["provider"], serde_json::Value::Null);
+}
+
+#[test]
+fn bench_reports_latency_statistics() {
+    let model = fixture("two_inputs.onnx");
+    let out = prism(&[
+        "bench",
+        model.to_str().unwrap(),
+        "--shape",
+        "img0=1x3x32x32",
+        "--shape",
+        "img1=1x3x32x32",
+        "--runs",
+        "4",
+        "--warmup",
+        "1",
+        "--json",
+        "--device",
+        "cpu",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["runs"], 4);
+    assert_eq!(r["provider"], "CPU");
+    assert!(r["median_ms"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn exit_codes_are_documented_ones() {
+    let model = fixture("tiny_conv.fp32.onnx");
+    let m = model.to_str().unwrap();
+    let fixed = fixture("fixed_shape.onnx");
+    let cases: [(&[&str], i32, &str); 6] = [
+        (
+            &["--ort-lib", "/nonexistent/libonnxruntime.so", "devices"],
+            3,
+            "/nonexistent/libonnxruntime.so",
+        ),
+        (&["info", m, "--device", "cuda"], 4, "CUDA"),
+        (
+            &["info", "Cargo.toml"],
+            5,
+            "Cargo.toml is not an ONNX model",
+        ),
+        (
+            &["bench", fixed.to_str().unwrap(), "--shape", "1x3x9x9"],
+            6,
+            "expects shape 1x3x8x8",
+        ),
+        (&["bench", m], 6, "--shape input="),
+        (&["bench", m, "--device", "tpu"], 2, "unknown device"),
+    ];
+    for (args, code, needle) in cases {
+        let out = prism(args);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(needle),
+            "{args:?}: `{needle}` not in {stderr}"
+        );
+    }
+}
