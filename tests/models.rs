@@ -343,9 +343,8 @@ fn real_super_resolution_model_inspects_and_runs_on_a_real_photo() {
     let entry = common::manifest_entry(id);
     let info = ModelInfo::inspect(&path).unwrap();
     // The parameter count PyTorch reported at export time, from the initializers here.
-    let torch_params = entry["precisions"]["fp32"]["parameters"]
+    let torch_params = entry["files"]["fp32"]["parameter_count"]
         .as_u64()
-        .or_else(|| entry["parameters"].as_u64())
         .expect("manifest records the parameter count");
     assert_eq!(info.parameter_count, torch_params);
     assert_eq!(

