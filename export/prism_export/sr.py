@@ -84,11 +84,16 @@ def build_general_x4v3(weights_path: str | None = None):
         else:
             sd, src = main, _file_source(parts[0])
         return srvgg_from_state_dict(sd, upscale=4), {"kind": "real", "source": src}
-    main = seeded_init_(SRVGGNetCompact(3, 3, 64, 32, 4), 4001, conv_std_scale=0.5).state_dict()
-    wdn = seeded_init_(SRVGGNetCompact(3, 3, 64, 32, 4), 4002, conv_std_scale=0.5).state_dict()
+    # Random stand-ins: "main" is a kaiming-normal init; "wdn" is main plus 10% noise
+    # (like the official pair, wdn is a close variant of main), then the usual blend.
+    main = seeded_init_(SRVGGNetCompact(3, 3, 64, 32, 4), 4001).state_dict()
+    g = torch.Generator().manual_seed(4002)
+    wdn = {k: v + 0.1 * v.std() * torch.randn(v.shape, generator=g) if v.numel() > 1 else v.clone()
+           for k, v in main.items()}
     model = srvgg_from_state_dict(blend_state_dicts(main, wdn, s), upscale=4)
     return model, {"kind": "seeded-random",
-                   "source": f"torch.Generator seeds main=4001 wdn=4002 (kaiming-normal x0.5), blended strength={s:g}"}
+                   "source": f"torch.Generator seeds main=4001 (kaiming-normal), wdn=main+10% noise seed=4002, "
+                             f"blended strength={s:g}"}
 
 
 # --------------------------------------------------------------------------- specs

@@ -7,15 +7,15 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use clap::{Args, Parser, Subcommand};
+use clap::{Parser, Subcommand};
 use prism_core::bench::{BenchOptions, ShapeArg, bench};
-use prism_core::session::default_cache_dir;
-use prism_core::{
-    Device, Model, ModelInfo, OptLevel, Precision, Provider, Runtime, RuntimeOptions,
-    SessionOptions,
-};
+use prism_core::models::resolve_model;
+use prism_core::{Model, ModelInfo, Provider, Runtime, RuntimeOptions, SessionOptions};
 
 mod report;
+mod session_args;
+
+use session_args::SessionArgs;
 
 #[derive(Parser)]
 #[command(
@@ -46,7 +46,8 @@ enum Command {
     },
     /// Describe a model: inputs, outputs, parameters, opsets, metadata and the provider it runs on.
     Info {
-        model: PathBuf,
+        /// A model file, or a model id from the export manifest.
+        model: String,
         /// Read the file only; do not create a session.
         #[arg(long)]
         no_session: bool,
@@ -57,7 +58,8 @@ enum Command {
     },
     /// Measure a model's latency on synthetic inputs.
     Bench {
-        model: PathBuf,
+        /// A model file, or a model id from the export manifest.
+        model: String,
         /// Input shape, e.g. 1x3x256x256 or img0=1x3x256x448; repeat for several inputs.
         #[arg(long = "shape", value_name = "[NAME=]DIMS")]
         shapes: Vec<ShapeArg>,
@@ -70,56 +72,6 @@ enum Command {
         #[command(flatten)]
         session: SessionArgs,
     },
-}
-
-#[derive(Args)]
-struct SessionArgs {
-    /// auto, cpu, cuda[:ID] or tensorrt[:ID].
-    #[arg(long, default_value = "auto")]
-    device: Device,
-    /// auto (FP16 on GPU, FP32 on CPU), fp32 or fp16.
-    #[arg(long, default_value = "auto")]
-    precision: Precision,
-    /// Intra-op threads (default: one per physical core).
-    #[arg(long)]
-    threads: Option<usize>,
-    /// Graph optimisation level: disable, basic, extended or all.
-    #[arg(long, default_value = "all")]
-    opt_level: OptLevel,
-    /// Do not read or write the optimised-model cache.
-    #[arg(long)]
-    no_cache: bool,
-    /// Deterministic kernels.
-    #[arg(long)]
-    deterministic: bool,
-    /// CUDA memory arena limit in MiB.
-    #[arg(long, value_name = "MIB")]
-    cuda_mem_limit: Option<usize>,
-    /// Let TensorRT choose FP16 kernels (default on).
-    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
-    trt_fp16: bool,
-    /// TensorRT builder optimisation level 0..=5.
-    #[arg(long, default_value_t = 3)]
-    trt_opt_level: u8,
-}
-
-impl SessionArgs {
-    fn options(&self, runtime: &RuntimeOptions) -> SessionOptions {
-        let mut options = SessionOptions {
-            runtime: runtime.clone(),
-            device: self.device,
-            precision: self.precision,
-            optimization: self.opt_level,
-            optimized_cache_dir: (!self.no_cache).then(|| default_cache_dir().join("optimized")),
-            intra_threads: self.threads,
-            deterministic: self.deterministic,
-            ..SessionOptions::default()
-        };
-        options.cuda.memory_limit = self.cuda_mem_limit.map(|mib| mib << 20);
-        options.tensorrt.fp16 = self.trt_fp16;
-        options.tensorrt.builder_optimization_level = self.trt_opt_level;
-        options
-    }
 }
 
 fn main() -> ExitCode {
@@ -166,6 +118,7 @@ fn run(cli: Cli) -> Result<()> {
             json,
             session,
         } => {
+            let model = resolve_model(&model)?;
             let info = if no_session {
                 ModelInfo::inspect(&model)?
             } else {
@@ -188,7 +141,7 @@ fn run(cli: Cli) -> Result<()> {
             json,
             session,
         } => {
-            let mut model = Model::load(&model, &session.options(&runtime))?;
+            let mut model = Model::load(&resolve_model(&model)?, &session.options(&runtime))?;
             let result = bench(
                 &mut model,
                 &BenchOptions {

@@ -36,11 +36,10 @@ pub enum Error {
     #[error("execution provider {provider} is not available: {reason}")]
     ProviderUnavailable { provider: Provider, reason: String },
 
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
 
     #[error("{path} is not an ONNX model: {reason}")]
@@ -54,6 +53,12 @@ pub enum Error {
         needed: u64,
         available: u64,
     },
+
+    #[error(
+        "no model `{id}`: not a file, and no manifest lists it (searched {}); export it with `python -m prism_export export {id}`",
+        list_inline(.searched)
+    )]
+    UnknownModel { id: String, searched: Vec<PathBuf> },
 
     #[error("{path} was rejected by ONNX Runtime: {message}")]
     InvalidModel { path: PathBuf, message: String },
@@ -99,7 +104,8 @@ impl Error {
             | Error::NotOnnx { .. }
             | Error::TruncatedModel { .. }
             | Error::InvalidModel { .. }
-            | Error::MissingVariant { .. } => 5,
+            | Error::MissingVariant { .. }
+            | Error::UnknownModel { .. } => 5,
             Error::InputMismatch { .. } | Error::ShapeSyntax { .. } | Error::TensorShape { .. } => {
                 6
             }
@@ -120,6 +126,14 @@ fn list_paths(paths: &[PathBuf]) -> String {
         .map(|p| format!("  - {}", p.display()))
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+fn list_inline(paths: &[PathBuf]) -> String {
+    paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

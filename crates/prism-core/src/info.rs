@@ -32,9 +32,9 @@ pub struct ModelInfo {
 impl ModelInfo {
     /// Reads and decodes `path` without running anything.
     pub fn inspect(path: &Path) -> Result<ModelInfo> {
-        let bytes = std::fs::read(path).map_err(|source| Error::Io {
+        let bytes = std::fs::read(path).map_err(|error| Error::Io {
             path: path.to_path_buf(),
-            source,
+            error,
         })?;
         let proto = decode_model(&bytes).map_err(|e| match e {
             DecodeError::Truncated { needed, available } => Error::TruncatedModel {

@@ -12,6 +12,7 @@ pub mod bench;
 pub mod device;
 pub mod error;
 pub mod info;
+pub mod models;
 pub mod onnx;
 pub mod runtime;
 pub mod session;

@@ -15,7 +15,8 @@ pub const REQUIRED_VERSION: (u32, u32) = (1, ort::MINOR_VERSION);
 
 /// Where `cargo xtask setup` puts the runtimes of this checkout.
 pub fn provisioned_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.prism/runtime")
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.prism/runtime");
+    root.canonicalize().unwrap_or(root)
 }
 
 /// Options for [`Runtime::init`].

@@ -476,9 +476,9 @@ fn commit(
             }
         }
     }
-    std::fs::create_dir_all(cache_dir).map_err(|source| Error::Io {
+    std::fs::create_dir_all(cache_dir).map_err(|error| Error::Io {
         path: cache_dir.clone(),
-        source,
+        error,
     })?;
     let partial = cached.with_extension(format!("partial-{}", std::process::id()));
     let mut writer = std::mem::replace(builder, new_builder()?);
@@ -501,9 +501,9 @@ fn optimized_cache_name(
     ort_version: &str,
     level: OptLevel,
 ) -> Result<String> {
-    let bytes = std::fs::read(file).map_err(|source| Error::Io {
+    let bytes = std::fs::read(file).map_err(|error| Error::Io {
         path: file.to_path_buf(),
-        source,
+        error,
     })?;
     let mut hasher = Sha256::new();
     hasher.update(&bytes);
