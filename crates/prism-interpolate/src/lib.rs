@@ -1,0 +1,1 @@
+//! Frame interpolation with RIFE: pairs, sequences and videos, any timestep, scene cuts, optical flow.
