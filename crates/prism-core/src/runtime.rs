@@ -344,9 +344,9 @@ fn collect_shared_libraries(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) {
 
 #[cfg(unix)]
 fn load_global(path: &Path) -> std::result::Result<(), libloading::Error> {
-    use libloading::os::unix::{Library, RTLD_GLOBAL, RTLD_NOW};
+    use libloading::os::unix::{Library, RTLD_GLOBAL, RTLD_LAZY};
     // SAFETY: NVIDIA's libraries have no unsafe initialisers; the handle is kept for the process.
-    let lib = unsafe { Library::open(Some(path), RTLD_NOW | RTLD_GLOBAL) }?;
+    let lib = unsafe { Library::open(Some(path), RTLD_LAZY | RTLD_GLOBAL) }?;
     std::mem::forget(lib);
     Ok(())
 }

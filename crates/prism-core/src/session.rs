@@ -189,7 +189,7 @@ impl Model {
         let started = Instant::now();
         Runtime::init(&options.runtime)?;
         // Validate the given file before any provider work, so a bad file is named as such.
-        ModelInfo::inspect(path)?;
+        let given = ModelInfo::inspect(path)?;
         let mut chosen: Option<(PathBuf, ModelInfo, Option<PathBuf>)> = None;
         let (
             session,
@@ -201,7 +201,11 @@ impl Model {
         ) = select(options.device, |provider, device_id| {
             let file =
                 resolve_variant(path, options.precision, provider).map_err(AttemptError::Fatal)?;
-            let info = ModelInfo::inspect(&file).map_err(AttemptError::Fatal)?;
+            let info = if file == path {
+                given.clone()
+            } else {
+                ModelInfo::inspect(&file).map_err(AttemptError::Fatal)?
+            };
             let builder = configure(options).map_err(AttemptError::Fatal)?;
             let mut builder =
                 register(builder, provider, device_id, options).map_err(AttemptError::Provider)?;

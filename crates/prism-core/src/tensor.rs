@@ -49,21 +49,8 @@ pub enum Channels {
 }
 
 impl Channels {
-    fn count(self) -> usize {
-        match self {
-            Channels::Gray => 1,
-            Channels::GrayAlpha => 2,
-            Channels::Rgb => 3,
-            Channels::Rgba => 4,
-        }
-    }
-
     pub fn has_alpha(self) -> bool {
         matches!(self, Channels::GrayAlpha | Channels::Rgba)
-    }
-
-    fn is_gray(self) -> bool {
-        matches!(self, Channels::Gray | Channels::GrayAlpha)
     }
 }
 
@@ -154,17 +141,17 @@ pub fn image_to_tensor(image: &DynamicImage, range: ValueRange) -> ImageTensor {
     let layout = PixelLayout::of(image);
     let (w, h) = (image.width() as usize, image.height() as usize);
     let (color, alpha) = match image {
-        ImageLuma8(b) => planes(b.as_raw(), layout.channels, w, h, range),
-        ImageLumaA8(b) => planes(b.as_raw(), layout.channels, w, h, range),
-        ImageRgb8(b) => planes(b.as_raw(), layout.channels, w, h, range),
-        ImageRgba8(b) => planes(b.as_raw(), layout.channels, w, h, range),
-        ImageLuma16(b) => planes(b.as_raw(), layout.channels, w, h, range),
-        ImageLumaA16(b) => planes(b.as_raw(), layout.channels, w, h, range),
-        ImageRgb16(b) => planes(b.as_raw(), layout.channels, w, h, range),
-        ImageRgba16(b) => planes(b.as_raw(), layout.channels, w, h, range),
-        ImageRgb32F(b) => planes(b.as_raw(), layout.channels, w, h, range),
-        ImageRgba32F(b) => planes(b.as_raw(), layout.channels, w, h, range),
-        other => planes(other.to_rgba32f().as_raw(), Channels::Rgba, w, h, range),
+        ImageLuma8(b) => planes::<_, 1>(b.as_raw(), w, h, range),
+        ImageLumaA8(b) => planes::<_, 2>(b.as_raw(), w, h, range),
+        ImageRgb8(b) => planes::<_, 3>(b.as_raw(), w, h, range),
+        ImageRgba8(b) => planes::<_, 4>(b.as_raw(), w, h, range),
+        ImageLuma16(b) => planes::<_, 1>(b.as_raw(), w, h, range),
+        ImageLumaA16(b) => planes::<_, 2>(b.as_raw(), w, h, range),
+        ImageRgb16(b) => planes::<_, 3>(b.as_raw(), w, h, range),
+        ImageRgba16(b) => planes::<_, 4>(b.as_raw(), w, h, range),
+        ImageRgb32F(b) => planes::<_, 3>(b.as_raw(), w, h, range),
+        ImageRgba32F(b) => planes::<_, 4>(b.as_raw(), w, h, range),
+        other => planes::<_, 4>(other.to_rgba32f().as_raw(), w, h, range),
     };
     ImageTensor {
         color,
@@ -173,17 +160,18 @@ pub fn image_to_tensor(image: &DynamicImage, range: ValueRange) -> ImageTensor {
     }
 }
 
-fn planes<T: Sample>(
+/// Deinterleaves `C`-channel pixels (1 gray, 2 gray+alpha, 3 RGB, 4 RGBA) into RGB planes and an
+/// alpha plane. `C` is a constant, so pixels are fixed-size arrays and indexing them costs no checks.
+fn planes<T: Sample, const C: usize>(
     src: &[T],
-    channels: Channels,
     w: usize,
     h: usize,
     range: ValueRange,
 ) -> (Array4<f32>, Option<Array2<f32>>) {
-    let c = channels.count();
     let factor = range.scale() / T::FULL_SCALE;
+    let (gray, has_alpha) = (C < 3, C % 2 == 0);
     let mut color = Array4::<f32>::zeros((1, 3, h, w));
-    let mut alpha = channels.has_alpha().then(|| Array2::<f32>::zeros((h, w)));
+    let mut alpha = has_alpha.then(|| Array2::<f32>::zeros((h, w)));
     if w == 0 || h == 0 {
         return (color, alpha);
     }
@@ -191,32 +179,29 @@ fn planes<T: Sample>(
     let data = color.as_slice_mut().expect("fresh arrays are contiguous");
     let (r, rest) = data.split_at_mut(plane);
     let (g, b) = rest.split_at_mut(plane);
-    let gray = channels.is_gray();
+    let (gi, bi) = (1.min(C - 1), 2.min(C - 1));
     r.par_chunks_mut(w)
         .zip(g.par_chunks_mut(w))
         .zip(b.par_chunks_mut(w))
-        .zip(src.par_chunks(w * c))
+        .zip(src.par_chunks(w * C))
         .for_each(|(((r, g), b), row)| {
-            for (((r, g), b), px) in r.iter_mut().zip(g).zip(b).zip(row.chunks_exact(c)) {
+            let (pixels, _) = row.as_chunks::<C>();
+            for (((r, g), b), px) in r.iter_mut().zip(g).zip(b).zip(pixels) {
+                let v = px[0].to_f32() * factor;
                 if gray {
-                    let v = px[0].to_f32() * factor;
                     (*r, *g, *b) = (v, v, v);
                 } else {
-                    (*r, *g, *b) = (
-                        px[0].to_f32() * factor,
-                        px[1].to_f32() * factor,
-                        px[2].to_f32() * factor,
-                    );
+                    (*r, *g, *b) = (v, px[gi].to_f32() * factor, px[bi].to_f32() * factor);
                 }
             }
         });
     if let Some(alpha) = alpha.as_mut() {
         let a = alpha.as_slice_mut().expect("fresh arrays are contiguous");
         a.par_chunks_mut(w)
-            .zip(src.par_chunks(w * c))
+            .zip(src.par_chunks(w * C))
             .for_each(|(a, row)| {
-                for (a, px) in a.iter_mut().zip(row.chunks_exact(c)) {
-                    *a = px[c - 1].to_f32() * factor;
+                for (a, px) in a.iter_mut().zip(row.as_chunks::<C>().0) {
+                    *a = px[C - 1].to_f32() * factor;
                 }
             });
     }
@@ -268,67 +253,33 @@ pub fn tensor_to_image(
     use Depth::{F32, U8, U16};
     use image::{Rgb as PRgb, Rgba as PRgba};
     let image = match (layout.channels, layout.depth) {
-        (Gray, U8) => DynamicImage::ImageLuma8(buffer::<Luma<u8>, u8>(
-            &src,
-            layout.channels,
-            range,
-            width,
-            height,
-        )),
-        (GrayAlpha, U8) => DynamicImage::ImageLumaA8(buffer::<LumaA<u8>, u8>(
-            &src,
-            layout.channels,
-            range,
-            width,
-            height,
-        )),
-        (Rgb, U8) => DynamicImage::ImageRgb8(buffer::<PRgb<u8>, u8>(
-            &src,
-            layout.channels,
-            range,
-            width,
-            height,
-        )),
-        (Rgba, U8) => DynamicImage::ImageRgba8(buffer::<PRgba<u8>, u8>(
-            &src,
-            layout.channels,
-            range,
-            width,
-            height,
-        )),
-        (Gray, U16) => DynamicImage::ImageLuma16(buffer::<Luma<u16>, u16>(
-            &src,
-            layout.channels,
-            range,
-            width,
-            height,
-        )),
-        (GrayAlpha, U16) => DynamicImage::ImageLumaA16(buffer::<LumaA<u16>, u16>(
-            &src,
-            layout.channels,
-            range,
-            width,
-            height,
-        )),
-        (Rgb, U16) => DynamicImage::ImageRgb16(buffer::<PRgb<u16>, u16>(
-            &src,
-            layout.channels,
-            range,
-            width,
-            height,
-        )),
-        (Rgba, U16) => DynamicImage::ImageRgba16(buffer::<PRgba<u16>, u16>(
-            &src,
-            layout.channels,
-            range,
-            width,
-            height,
-        )),
+        (Gray, U8) => {
+            DynamicImage::ImageLuma8(buffer::<Luma<u8>, u8, 1>(&src, range, width, height))
+        }
+        (GrayAlpha, U8) => {
+            DynamicImage::ImageLumaA8(buffer::<LumaA<u8>, u8, 2>(&src, range, width, height))
+        }
+        (Rgb, U8) => DynamicImage::ImageRgb8(buffer::<PRgb<u8>, u8, 3>(&src, range, width, height)),
+        (Rgba, U8) => {
+            DynamicImage::ImageRgba8(buffer::<PRgba<u8>, u8, 4>(&src, range, width, height))
+        }
+        (Gray, U16) => {
+            DynamicImage::ImageLuma16(buffer::<Luma<u16>, u16, 1>(&src, range, width, height))
+        }
+        (GrayAlpha, U16) => {
+            DynamicImage::ImageLumaA16(buffer::<LumaA<u16>, u16, 2>(&src, range, width, height))
+        }
+        (Rgb, U16) => {
+            DynamicImage::ImageRgb16(buffer::<PRgb<u16>, u16, 3>(&src, range, width, height))
+        }
+        (Rgba, U16) => {
+            DynamicImage::ImageRgba16(buffer::<PRgba<u16>, u16, 4>(&src, range, width, height))
+        }
         (Gray | Rgb, F32) => {
-            DynamicImage::ImageRgb32F(buffer::<PRgb<f32>, f32>(&src, Rgb, range, width, height))
+            DynamicImage::ImageRgb32F(buffer::<PRgb<f32>, f32, 3>(&src, range, width, height))
         }
         (GrayAlpha | Rgba, F32) => {
-            DynamicImage::ImageRgba32F(buffer::<PRgba<f32>, f32>(&src, Rgba, range, width, height))
+            DynamicImage::ImageRgba32F(buffer::<PRgba<f32>, f32, 4>(&src, range, width, height))
         }
     };
     Ok(image)
@@ -342,9 +293,9 @@ struct Source<'a> {
     h: usize,
 }
 
-fn buffer<P, T>(
+/// Interleaves planes into `C`-channel pixels (1 gray, 2 gray+alpha, 3 RGB, 4 RGBA).
+fn buffer<P, T, const C: usize>(
     src: &Source<'_>,
-    channels: Channels,
     range: ValueRange,
     width: u32,
     height: u32,
@@ -353,11 +304,11 @@ where
     P: image::Pixel<Subpixel = T>,
     T: Sample + image::Primitive,
 {
-    let c = channels.count();
-    let mut out = vec![T::from_f32(0.0); src.w * src.h * c];
+    let (gray, has_alpha) = (C < 3, C % 2 == 0);
+    let (gi, bi) = (1.min(C - 1), 2.min(C - 1));
+    let mut out = vec![T::from_f32(0.0); src.w * src.h * C];
     if src.w > 0 && src.h > 0 {
         let factor = T::FULL_SCALE / range.scale();
-        let opaque = T::from_f32(T::FULL_SCALE);
         let plane = src.w * src.h;
         let r = &src.color[..plane];
         let (g, b) = if src.planes == 3 {
@@ -365,19 +316,24 @@ where
         } else {
             (r, r)
         };
-        let gray = channels.is_gray();
         let single = src.planes == 1;
-        out.par_chunks_mut(src.w * c)
+        // Without an alpha plane, layouts with alpha come out opaque.
+        let opaque_row = vec![range.scale(); src.w];
+        out.par_chunks_mut(src.w * C)
+            .zip(r.par_chunks(src.w))
+            .zip(g.par_chunks(src.w).zip(b.par_chunks(src.w)))
             .enumerate()
-            .for_each(|(y, row)| {
-                let span = y * src.w..(y + 1) * src.w;
-                let (r, g, b) = (&r[span.clone()], &g[span.clone()], &b[span.clone()]);
-                let a = src.alpha.map(|a| &a[span]);
-                for (x, ((px, &r), (&g, &b))) in row
-                    .chunks_exact_mut(c)
+            .for_each(|(y, ((row, r), (g, b)))| {
+                let alphas = src
+                    .alpha
+                    .map_or(&opaque_row[..], |a| &a[y * src.w..(y + 1) * src.w]);
+                for (((px, &r), (&g, &b)), &a) in row
+                    .as_chunks_mut::<C>()
+                    .0
+                    .iter_mut()
                     .zip(r)
                     .zip(g.iter().zip(b))
-                    .enumerate()
+                    .zip(alphas)
                 {
                     if gray {
                         let luma = if single {
@@ -388,11 +344,11 @@ where
                         px[0] = T::from_f32(luma * factor);
                     } else {
                         px[0] = T::from_f32(r * factor);
-                        px[1] = T::from_f32(g * factor);
-                        px[2] = T::from_f32(b * factor);
+                        px[gi] = T::from_f32(g * factor);
+                        px[bi] = T::from_f32(b * factor);
                     }
-                    if channels.has_alpha() {
-                        px[c - 1] = a.map_or(opaque, |a| T::from_f32(a[x] * factor));
+                    if has_alpha {
+                        px[C - 1] = T::from_f32(a * factor);
                     }
                 }
             });
