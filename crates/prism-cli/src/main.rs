@@ -12,8 +12,11 @@ use prism_core::bench::{BenchOptions, ShapeArg, bench};
 use prism_core::models::resolve_model;
 use prism_core::{Model, ModelInfo, Provider, Runtime, RuntimeOptions, SessionOptions};
 
+mod interpolate;
 mod report;
 mod session_args;
+mod upscale;
+mod style;
 
 use session_args::SessionArgs;
 
@@ -72,6 +75,13 @@ enum Command {
         #[command(flatten)]
         session: SessionArgs,
     },
+    /// Frame interpolation (RIFE): frames between two images, or a folder of frames or a video
+    /// to a higher frame rate.
+    Interpolate(Box<interpolate::InterpolateArgs>),
+    /// Style transfer: fast feed-forward styles, or Gatys neural style optimised in Rust.
+    Style(style::StyleArgs),
+    /// Upscale images, folders or videos with a super-resolution model (tiled, seam-free).
+    Upscale(Box<upscale::UpscaleArgs>),
 }
 
 fn main() -> ExitCode {
@@ -100,7 +110,18 @@ fn main() -> ExitCode {
             eprintln!("error: {error:#}");
             let code = error
                 .downcast_ref::<prism_core::Error>()
-                .map_or(1, prism_core::Error::exit_code);
+                .map(prism_core::Error::exit_code)
+                .or_else(|| {
+                    error
+                        .downcast_ref::<prism_interpolate::Error>()
+                        .map(prism_interpolate::Error::exit_code)
+                })
+                .or_else(|| {
+                    error
+                        .downcast_ref::<prism_style::Error>()
+                        .map(prism_style::Error::exit_code)
+                })
+                .unwrap_or(1);
             ExitCode::from(code as u8)
         }
     }
@@ -111,7 +132,10 @@ fn run(cli: Cli) -> Result<()> {
         library: cli.ort_lib,
     };
     match cli.command {
+        Command::Interpolate(args) => interpolate::run(*args, &runtime),
+        Command::Style(args) => style::run(args, &runtime),
         Command::Devices { json } => devices(&runtime, json),
+        Command::Upscale(args) => upscale::run(*args, &runtime),
         Command::Info {
             model,
             no_session,

@@ -1,0 +1,567 @@
+//! `prism interpolate`: RIFE frame interpolation of an image pair, a folder of frames or a video.
+//!
+//! Decoding, inference and encoding run on three threads joined by bounded channels, so the
+//! model never waits for I/O and memory stays bounded on long videos.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::sync_channel;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use image::DynamicImage;
+use prism_core::RuntimeOptions;
+use prism_core::models::resolve_model;
+use prism_interpolate::sequence::{DEFAULT_DEDUP_THRESHOLD, DEFAULT_SCENE_THRESHOLD};
+use prism_interpolate::{
+    FrameKind, FrameRate, InterpolatedStream, Interpolator, InterpolatorOptions, OutputFrame,
+    PairFlow, SequenceOptions, Timing, flow_to_color, write_flo,
+};
+use prism_media::video::{self, VideoOptions, VideoReader, VideoWriter};
+use prism_media::{BatchOptions, Progress, Unit, WriteOptions, read_image, write_image};
+
+use crate::session_args::SessionArgs;
+
+#[derive(Args)]
+pub struct InterpolateArgs {
+    /// Two images (a pair), one folder of frames, or one video file.
+    #[arg(required = true, num_args = 1..=2)]
+    pub inputs: Vec<PathBuf>,
+    /// Output: a folder for numbered frames, or a video file (.mp4, .mkv, .mov, ...).
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// A RIFE model file or model id (rife-v4.0, rife-v4.0-refine, rife-hd-v3, rife-v4.6).
+    #[arg(short, long, default_value = "rife-v4.0")]
+    pub model: String,
+    /// Pairs: this many evenly spaced frames between the two images.
+    #[arg(short = 'n', long, conflicts_with = "timestep")]
+    pub frames: Option<usize>,
+    /// Pairs: a frame at this timestep in (0, 1); repeat for several.
+    #[arg(short, long)]
+    pub timestep: Vec<f64>,
+    /// Sequences: output frames per source frame (x2, x3, ...).
+    #[arg(short = 'x', long, conflicts_with = "fps")]
+    pub multi: Option<u32>,
+    /// Sequences: target frame rate (60, 59.94, 30000/1001, ...).
+    #[arg(long)]
+    pub fps: Option<FrameRate>,
+    /// Frame rate of a frame folder (videos report their own); default 24.
+    #[arg(long)]
+    pub input_fps: Option<FrameRate>,
+    /// Flow resolution: 0.25, 0.5 (UHD input), 1, 2 or 4; uses the model's `-scale<S>` variant.
+    #[arg(long, default_value_t = 1.0)]
+    pub scale: f64,
+    /// Also run the swapped pair at 1 - t and average.
+    #[arg(long)]
+    pub ensemble: bool,
+    /// Also run the mirrored pair and average (test-time augmentation).
+    #[arg(long)]
+    pub tta: bool,
+    /// t = 0.5-only models: use the nearest reachable timestep (with a warning) instead of failing.
+    #[arg(long)]
+    pub nearest_timestep: bool,
+    /// Scene-cut threshold: a pair whose thumbnail SSIM is below it gets a repeated frame (0: off).
+    #[arg(long, default_value_t = DEFAULT_SCENE_THRESHOLD)]
+    pub scene_threshold: f64,
+    /// Drop duplicate (static) frames before interpolating.
+    #[arg(long)]
+    pub dedup: bool,
+    /// Thumbnail SSIM at or above which a frame is a duplicate.
+    #[arg(long, default_value_t = DEFAULT_DEDUP_THRESHOLD)]
+    pub dedup_threshold: f64,
+    /// Write each pair's estimated flow to OUTPUT/flow (or OUTPUT-flow for videos) as a
+    /// colour-wheel PNG and a Middlebury .flo file.
+    #[arg(long)]
+    pub flow: bool,
+    /// Also write an animated GIF preview of the frames here.
+    #[arg(long, value_name = "GIF")]
+    pub preview: Option<PathBuf>,
+    /// Extension (format) of output frames.
+    #[arg(long, default_value = "png")]
+    pub frame_format: String,
+    /// ffmpeg binary (default: $PRISM_FFMPEG, PATH, the provisioned copy).
+    #[arg(long)]
+    pub ffmpeg: Option<PathBuf>,
+    /// Video encoder.
+    #[arg(long, default_value = "libx264")]
+    pub codec: String,
+    /// Video quality (x264/x265 CRF).
+    #[arg(long, default_value_t = 18)]
+    pub crf: u8,
+    /// Do not draw progress bars.
+    #[arg(long)]
+    pub no_progress: bool,
+    #[command(flatten)]
+    pub session: SessionArgs,
+}
+
+enum Source {
+    Pair(PathBuf, PathBuf),
+    Folder(Vec<PathBuf>),
+    Video(PathBuf),
+}
+
+pub fn run(args: InterpolateArgs, runtime: &RuntimeOptions) -> Result<()> {
+    let source = classify(&args.inputs)?;
+    let model = model_path(&args.model, args.scale)?;
+    let options = InterpolatorOptions {
+        session: args.session.options(runtime),
+        ensemble: args.ensemble,
+        tta: args.tta,
+        nearest_timestep: args.nearest_timestep,
+        ..InterpolatorOptions::default()
+    };
+    let mut rife = Interpolator::new(&model, options)?;
+    tracing::info!(model = %model.display(), provider = %rife.model().provider(), "interpolating");
+    match source {
+        Source::Pair(a, b) => pair(&args, &mut rife, &a, &b),
+        Source::Folder(frames) => sequence(&args, &mut rife, SequenceInput::Folder(frames)),
+        Source::Video(path) => sequence(&args, &mut rife, SequenceInput::Video(path)),
+    }
+}
+
+fn classify(inputs: &[PathBuf]) -> Result<Source> {
+    for input in inputs {
+        if !input.exists() {
+            bail!("{}: no such file or folder", input.display());
+        }
+    }
+    match inputs {
+        [a, b] if a.is_file() && b.is_file() => Ok(Source::Pair(a.clone(), b.clone())),
+        [one] if one.is_dir() => {
+            let frames = prism_media::collect_inputs(
+                one,
+                &BatchOptions {
+                    skip_existing: false,
+                    ..BatchOptions::default()
+                },
+            )?;
+            if frames.len() < 2 {
+                bail!("{}: a sequence needs at least two frames", one.display());
+            }
+            Ok(Source::Folder(frames))
+        }
+        [one] if video::is_video(one) => Ok(Source::Video(one.clone())),
+        [one] => bail!(
+            "{}: give two images (a pair), a folder of frames, or a video",
+            one.display()
+        ),
+        _ => bail!("two inputs must both be image files"),
+    }
+}
+
+/// The model file for `--scale`: the `-scale<S>` variant of a model id (exported by
+/// `prism_export`), since the flow scale is fixed inside each exported graph.
+fn model_path(model: &str, scale: f64) -> Result<PathBuf> {
+    let id = prism_interpolate::scale_variant(model, scale)?;
+    let path = resolve_model(&id).with_context(|| {
+        format!("--scale {scale} needs the model `{id}` (export it with `python -m prism_export export {id}`)")
+    })?;
+    Ok(path)
+}
+
+fn pair(args: &InterpolateArgs, rife: &mut Interpolator, a: &Path, b: &Path) -> Result<()> {
+    if args.multi.is_some() || args.fps.is_some() {
+        bail!("--multi and --fps are for sequences; for a pair use --frames or --timestep");
+    }
+    let ia = read_image(a)?;
+    let ib = read_image(b)?;
+    let ts: Vec<f64> = if args.timestep.is_empty() {
+        let n = args.frames.unwrap_or(1);
+        (1..=n).map(|i| i as f64 / (n + 1) as f64).collect()
+    } else {
+        let mut ts = args.timestep.clone();
+        ts.sort_by(f64::total_cmp);
+        ts
+    };
+    let outs = rife.interpolate_many(&ia.image, &ib.image, &ts)?;
+    let dir = &args.output;
+    ensure_output_dir(dir, &[a, b])?;
+    let mut frames: Vec<DynamicImage> = vec![ia.image.clone()];
+    frames.extend(outs.iter().map(|o| o.image.clone()));
+    frames.push(ib.image.clone());
+    let icc = ia.icc_profile.as_deref();
+    for (i, frame) in frames.iter().enumerate() {
+        let path = dir.join(format!("{i:06}.{}", args.frame_format));
+        write_image(&path, frame, icc, &WriteOptions::default())?;
+    }
+    for o in &outs {
+        eprintln!("t = {:.6}", o.t);
+    }
+    if args.flow {
+        // The motion of the pair: from the middle-most frame (for t = 0.5-only models the
+        // t = 0.5 run, which sees the whole interval).
+        let mid = outs
+            .iter()
+            .min_by(|x, y| (x.t - 0.5).abs().total_cmp(&(y.t - 0.5).abs()))
+            .expect("at least one frame");
+        let flow = if (mid.t - 0.5).abs() < 1e-12
+            || rife.support() == prism_interpolate::TimestepSupport::Any
+        {
+            mid.flow.clone()
+        } else {
+            rife.interpolate_many(&ia.image, &ib.image, &[0.5])?
+                .remove(0)
+                .flow
+        };
+        let (u, v) = flow.motion();
+        write_flow(&dir.join("flow"), 0, 1, &u, &v)?;
+    }
+    if let Some(gif) = &args.preview {
+        // Ping-pong so the motion reads as a loop.
+        let mut seq = frames.clone();
+        seq.extend(
+            frames
+                .iter()
+                .rev()
+                .skip(1)
+                .take(frames.len().saturating_sub(2))
+                .cloned(),
+        );
+        write_gif(gif, &seq, 1000 / (frames.len() as u32).clamp(2, 25))?;
+    }
+    eprintln!(
+        "wrote {} frames ({} interpolated) to {}",
+        frames.len(),
+        outs.len(),
+        dir.display()
+    );
+    Ok(())
+}
+
+enum SequenceInput {
+    Folder(Vec<PathBuf>),
+    Video(PathBuf),
+}
+
+fn sequence(args: &InterpolateArgs, rife: &mut Interpolator, input: SequenceInput) -> Result<()> {
+    if args.frames.is_some() || !args.timestep.is_empty() {
+        bail!("--frames and --timestep are for pairs; for sequences use --multi or --fps");
+    }
+    let ffmpeg = || prism_media::video::find_ffmpeg(args.ffmpeg.as_deref());
+    let out_video = video::is_video(&args.output);
+    // Source facts: frame count (for progress), rate, size, whether frames are 16-bit.
+    let (count, in_rate, video_info, input_paths): (Option<u64>, FrameRate, _, Vec<PathBuf>) =
+        match &input {
+            SequenceInput::Folder(frames) => (
+                Some(frames.len() as u64),
+                args.input_fps.unwrap_or(FrameRate { num: 24, den: 1 }),
+                None,
+                frames.clone(),
+            ),
+            SequenceInput::Video(path) => {
+                let info = video::probe(&ffmpeg()?, path)?;
+                let rate: FrameRate = info.frame_rate.parse().with_context(|| {
+                    format!(
+                        "{}: unusable frame rate {}",
+                        path.display(),
+                        info.frame_rate
+                    )
+                })?;
+                (info.frames_estimate, rate, Some(info), vec![path.clone()])
+            }
+        };
+    let timing = match (args.multi, args.fps) {
+        (_, Some(output)) => Timing::Rate {
+            input: in_rate,
+            output,
+        },
+        (m, None) => Timing::Multiple(m.unwrap_or(2)),
+    };
+    let out_rate = timing.output_rate(in_rate);
+    let hold_last = matches!(input, SequenceInput::Video(_)) && out_video;
+    let step = timing.step()?;
+    let expected = count.map(|n| step.output_count(n, hold_last));
+    let cancel = Arc::new(AtomicBool::new(false));
+    let options = SequenceOptions {
+        timing,
+        scene_threshold: args.scene_threshold,
+        dedup_threshold: args.dedup.then_some(args.dedup_threshold),
+        hold_last,
+        flow: args.flow,
+        cancel: Some(cancel.clone()),
+    };
+    let inputs: Vec<&Path> = input_paths.iter().map(PathBuf::as_path).collect();
+    let flow_dir = if out_video {
+        let stem = args
+            .output
+            .file_stem()
+            .unwrap_or_default()
+            .to_string_lossy();
+        args.output.with_file_name(format!("{stem}-flow"))
+    } else {
+        ensure_output_dir(&args.output, &inputs)?;
+        args.output.join("flow")
+    };
+    if out_video {
+        if inputs.iter().any(|i| same_file(i, &args.output)) {
+            bail!(
+                "{}: the output is an input; refusing to overwrite it",
+                args.output.display()
+            );
+        }
+    }
+    let progress = Progress::new(
+        expected.unwrap_or(0),
+        Unit::Frames,
+        "interpolate",
+        !args.no_progress,
+    );
+    let (src_tx, src_rx) = sync_channel::<prism_interpolate::Result<DynamicImage>>(4);
+    let (out_tx, out_rx) = sync_channel::<OutputFrame>(8);
+    let first_icc = std::sync::Mutex::new(None::<Vec<u8>>);
+    let stats = std::thread::scope(|scope| -> Result<_> {
+        // Decoder.
+        let cancel_dec = cancel.clone();
+        let video_in = match &input {
+            SequenceInput::Video(path) => Some((ffmpeg()?, path.clone())),
+            SequenceInput::Folder(_) => None,
+        };
+        let info_dec = video_info.clone();
+        let icc_ref = &first_icc;
+        scope.spawn(move || {
+            let send = |frame| src_tx.send(frame).is_ok() && !cancel_dec.load(Ordering::Relaxed);
+            match (&input, video_in) {
+                (SequenceInput::Folder(frames), _) => {
+                    for (i, path) in frames.iter().enumerate() {
+                        let frame = read_image(path)
+                            .map(|l| {
+                                if i == 0 {
+                                    *icc_ref.lock().unwrap() = l.icc_profile;
+                                }
+                                l.image
+                            })
+                            .map_err(|e| prism_interpolate::Error::Input(e.to_string()));
+                        if !send(frame) {
+                            break;
+                        }
+                    }
+                }
+                (SequenceInput::Video(_), Some((ffmpeg, path))) => {
+                    let info = info_dec.expect("probed");
+                    match VideoReader::open(&ffmpeg, &path, &info) {
+                        Ok(reader) => {
+                            for frame in reader {
+                                let frame = frame
+                                    .map_err(|e| prism_interpolate::Error::Input(e.to_string()));
+                                if !send(frame) {
+                                    break;
+                                }
+                            }
+                        }
+                        Err(e) => {
+                            let _ =
+                                src_tx.send(Err(prism_interpolate::Error::Input(e.to_string())));
+                        }
+                    }
+                }
+                _ => unreachable!("a video source always has ffmpeg"),
+            }
+        });
+        // Encoder.
+        let writer_args = (
+            &args.output,
+            &flow_dir,
+            &args.frame_format,
+            args.preview.as_ref(),
+        );
+        let progress_w = progress.clone();
+        let cancel_enc = cancel.clone();
+        let video_out = if out_video {
+            let (w, h, deep) = match &video_info {
+                Some(info) => (info.width, info.height, info.high_bit_depth),
+                None => {
+                    let first = read_image(inputs[0])?;
+                    let deep = matches!(
+                        first.image,
+                        DynamicImage::ImageRgb16(_)
+                            | DynamicImage::ImageRgba16(_)
+                            | DynamicImage::ImageLuma16(_)
+                            | DynamicImage::ImageLumaA16(_)
+                    );
+                    (first.image.width(), first.image.height(), deep)
+                }
+            };
+            let source_for_audio = matches!(video_info, Some(_)).then(|| inputs[0].to_path_buf());
+            Some(VideoWriter::create(
+                &ffmpeg()?,
+                &args.output,
+                w,
+                h,
+                &out_rate.to_string(),
+                deep,
+                source_for_audio.as_deref(),
+                &VideoOptions {
+                    codec: args.codec.clone(),
+                    crf: Some(args.crf),
+                    ..VideoOptions::default()
+                },
+            )?)
+        } else {
+            None
+        };
+        let icc_w = &first_icc;
+        let encoder = scope.spawn(move || -> Result<()> {
+            let (dir, flow_dir, ext, preview) = writer_args;
+            let mut video_out = video_out;
+            let mut gif_frames = Vec::new();
+            let result = (|| -> Result<()> {
+                for frame in out_rx.iter() {
+                    if let Some(PairFlow { a, b, flow }) = &frame.flow {
+                        let (u, v) = flow.motion();
+                        write_flow(flow_dir, *a, *b, &u, &v)?;
+                    }
+                    match video_out.as_mut() {
+                        Some(w) => w.write_frame(&frame.image)?,
+                        None => {
+                            let path = dir.join(format!("{:08}.{ext}", frame.index));
+                            let icc = icc_w.lock().unwrap().clone();
+                            write_image(
+                                &path,
+                                &frame.image,
+                                icc.as_deref(),
+                                &WriteOptions {
+                                    png_fast: true,
+                                    ..WriteOptions::default()
+                                },
+                            )?;
+                        }
+                    }
+                    if preview.is_some() && gif_frames.len() < 240 {
+                        gif_frames.push(frame.image.clone());
+                    }
+                    progress_w.inc(1);
+                }
+                Ok(())
+            })();
+            if let Err(e) = result {
+                cancel_enc.store(true, Ordering::Relaxed);
+                // Keep draining so the inference thread is never blocked on a full channel.
+                for _ in out_rx.iter() {}
+                return Err(e);
+            }
+            if let Some(w) = video_out {
+                w.finish()?;
+            }
+            if let (Some(gif), false) = (preview, gif_frames.is_empty()) {
+                let delay = (1000.0 / out_rate.as_f64()).round().max(20.0) as u32;
+                write_gif(gif, &gif_frames, delay)?;
+            }
+            Ok(())
+        });
+        // Inference on this thread.
+        let mut stream = InterpolatedStream::new(rife, src_rx.into_iter(), options)?;
+        let mut failure = None;
+        let mut last_cut = None;
+        for frame in stream.by_ref() {
+            match frame {
+                Ok(frame) => {
+                    if let FrameKind::SceneCut { a, b } = frame.kind {
+                        if last_cut != Some((a, b)) {
+                            progress.println(format!(
+                                "scene cut between frames {a} and {b}: repeating frame {a}"
+                            ));
+                            last_cut = Some((a, b));
+                        }
+                    }
+                    if out_tx.send(frame).is_err() {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
+            }
+        }
+        let stats = stream.stats().clone();
+        drop(stream);
+        drop(out_tx);
+        cancel.store(true, Ordering::Relaxed);
+        let written = encoder.join().expect("encoder thread");
+        if let Some(e) = failure {
+            return Err(e.into());
+        }
+        written?;
+        Ok(stats)
+    })?;
+    progress.finish();
+    eprintln!(
+        "read {} frames, wrote {} ({} interpolated, {} scene cuts, {} duplicates dropped) at {} fps to {}",
+        stats.read,
+        stats.written,
+        stats.interpolated,
+        stats.scene_cuts,
+        stats.duplicates_dropped,
+        out_rate,
+        args.output.display()
+    );
+    if rife.fp32_reruns() > 0 {
+        eprintln!(
+            "{} runs were redone in FP32 after NaN/Inf in FP16",
+            rife.fp32_reruns()
+        );
+    }
+    Ok(())
+}
+
+/// Creates the output folder; refuses one that holds an input (frames would overwrite it).
+fn ensure_output_dir(dir: &Path, inputs: &[&Path]) -> Result<()> {
+    if dir.exists() && !dir.is_dir() {
+        bail!(
+            "{}: the output must be a folder (or a video file name)",
+            dir.display()
+        );
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let out = dir.canonicalize()?;
+    for input in inputs {
+        let parent = input
+            .canonicalize()
+            .ok()
+            .and_then(|p| p.parent().map(Path::to_path_buf));
+        if parent.as_deref() == Some(out.as_path())
+            || input.canonicalize().ok().as_deref() == Some(out.as_path())
+        {
+            bail!(
+                "{}: the output folder holds the input {}; choose another, inputs are never overwritten",
+                dir.display(),
+                input.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => false,
+    }
+}
+
+fn write_flow(
+    dir: &Path,
+    a: u64,
+    b: u64,
+    u: &ndarray::Array2<f32>,
+    v: &ndarray::Array2<f32>,
+) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let stem = format!("{a:08}-{b:08}");
+    write_flo(&dir.join(format!("{stem}.flo")), u, v)?;
+    let picture = DynamicImage::ImageRgb8(flow_to_color(u, v, None));
+    write_image(
+        &dir.join(format!("{stem}.png")),
+        &picture,
+        None,
+        &WriteOptions::default(),
+    )?;
+    Ok(())
+}
+
+fn write_gif(path: &Path, frames: &[DynamicImage], delay_ms: u32) -> Result<()> {
+    prism_interpolate::output::write_gif(path, frames, delay_ms)?;
+    Ok(())
+}

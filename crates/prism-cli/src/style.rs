@@ -1,0 +1,360 @@
+//! `prism style fast` (TransformerNet) and `prism style neural` (Gatys, Rust L-BFGS / Adam loop).
+
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand};
+use prism_core::RuntimeOptions;
+use prism_core::models::resolve_model;
+use prism_media::{BatchOptions, Outcome, WriteOptions, plan_jobs, read_image, write_image};
+use prism_style::loss::LayerWeight;
+use prism_style::{
+    FastOptions, FastStyle, Init, LineSearch, LossWeights, NeuralOptions, Optimizer, Pool,
+    StyleImage, Vgg, neural_style,
+};
+
+use crate::session_args::SessionArgs;
+
+#[derive(Args)]
+pub struct StyleArgs {
+    #[command(subcommand)]
+    pub command: StyleCommand,
+}
+
+#[derive(Subcommand)]
+pub enum StyleCommand {
+    /// Instant style with a feed-forward TransformerNet: an image or a folder of images.
+    Fast(Box<FastArgs>),
+    /// Gatys et al. neural style: optimises the image (VGG19 in ONNX Runtime, optimiser in Rust).
+    Neural(Box<NeuralArgs>),
+}
+
+#[derive(Args)]
+pub struct FastArgs {
+    /// An image or a folder of images.
+    pub input: PathBuf,
+    /// Output file (or folder for a folder input; default: beside each input, suffix `_<style>`).
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    /// Style network: a model id (style-mosaic, style-candy, style-udnie, style-rain-princess) or
+    /// an .onnx file.
+    #[arg(short, long, default_value = "style-mosaic")]
+    pub model: String,
+    /// Shrink the input by this factor first (coarser strokes, smaller output).
+    #[arg(long, default_value_t = 1.0)]
+    pub content_scale: f32,
+    /// Blend between content (0) and stylised image (1).
+    #[arg(long, default_value_t = 1.0)]
+    pub strength: f32,
+    /// Keep the content's colours (luminance-only transfer).
+    #[arg(long)]
+    pub preserve_colors: bool,
+    /// Folder inputs: descend into sub-folders.
+    #[arg(long)]
+    pub recursive: bool,
+    /// Folder inputs: redo outputs that already exist.
+    #[arg(long)]
+    pub overwrite: bool,
+    /// Also write content | result side by side to this file.
+    #[arg(long)]
+    pub sheet: Option<PathBuf>,
+    #[command(flatten)]
+    pub session: SessionArgs,
+}
+
+#[derive(Args)]
+pub struct NeuralArgs {
+    /// The content image.
+    pub content: PathBuf,
+    /// A style image; repeat for several (see --blend).
+    #[arg(short, long = "style", required = true)]
+    pub styles: Vec<PathBuf>,
+    /// Blend weights of the style images, comma separated (default: equal).
+    #[arg(long, value_delimiter = ',')]
+    pub blend: Vec<f32>,
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// Long side of the result in pixels (default: the content's).
+    #[arg(long)]
+    pub size: Option<u32>,
+    /// Optimiser steps (per scale).
+    #[arg(long, default_value_t = 300)]
+    pub steps: usize,
+    /// lbfgs or adam.
+    #[arg(long, default_value = "lbfgs")]
+    pub optimizer: String,
+    /// Learning rate (Adam, on the 0..1 image) or step length (L-BFGS); default 1 for L-BFGS and
+    /// 0.02 for Adam.
+    #[arg(long)]
+    pub lr: Option<f32>,
+    /// L-BFGS history size.
+    #[arg(long, default_value_t = 100)]
+    pub history: usize,
+    /// L-BFGS line search: armijo (backtracking, the loss never rises) or none (PyTorch's default).
+    #[arg(long, default_value = "armijo")]
+    pub line_search: LineSearch,
+    #[arg(long, default_value_t = 1.0)]
+    pub content_weight: f64,
+    #[arg(long, default_value_t = 1e6)]
+    pub style_weight: f64,
+    #[arg(long, default_value_t = 0.0)]
+    pub tv_weight: f64,
+    /// Content layers with optional weights, e.g. relu4_2 or relu4_2:1,relu3_1:0.5.
+    #[arg(long, value_delimiter = ',', default_value = "relu4_2")]
+    pub content_layers: Vec<LayerWeight>,
+    /// Style layers with optional weights.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "relu1_1,relu2_1,relu3_1,relu4_1,relu5_1"
+    )]
+    pub style_layers: Vec<LayerWeight>,
+    /// content, noise, or an image file.
+    #[arg(long, default_value = "content")]
+    pub init: String,
+    /// Seed of the noise initialisation.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Style images are resized to this fraction of the result's long side.
+    #[arg(long, default_value_t = 1.0)]
+    pub style_scale: f32,
+    /// Keep the content's colours (luminance-only transfer).
+    #[arg(long)]
+    pub original_colors: bool,
+    /// max or avg pooling in VGG19.
+    #[arg(long, default_value = "max")]
+    pub pool: Pool,
+    /// Coarse-to-fine levels (each half the size of the next).
+    #[arg(long, default_value_t = 1)]
+    pub scales: usize,
+    /// Write the current image every N steps as <output stem>_<level>_<step>.png.
+    #[arg(long, default_value_t = 0)]
+    pub save_every: usize,
+    /// Print the loss terms every N steps.
+    #[arg(long, default_value_t = 25)]
+    pub print_every: usize,
+    /// Also write content | styles | result side by side to this file.
+    #[arg(long)]
+    pub sheet: Option<PathBuf>,
+    #[command(flatten)]
+    pub session: SessionArgs,
+}
+
+pub fn run(args: StyleArgs, runtime: &RuntimeOptions) -> Result<()> {
+    match args.command {
+        StyleCommand::Fast(a) => fast(*a, runtime),
+        StyleCommand::Neural(a) => neural(*a, runtime),
+    }
+}
+
+fn weights_note(kind: &str) -> &'static str {
+    if kind == "real" {
+        "real weights"
+    } else {
+        "SEEDED RANDOM weights (no real weights were available at export): not the published style"
+    }
+}
+
+fn fast(args: FastArgs, runtime: &RuntimeOptions) -> Result<()> {
+    let options = FastOptions {
+        content_scale: args.content_scale,
+        strength: args.strength,
+        preserve_colors: args.preserve_colors,
+    };
+    options.validate()?;
+    let mut style = FastStyle::load(&resolve_model(&args.model)?, &args.session.options(runtime))?;
+    eprintln!(
+        "fast style `{}` on {}: {}",
+        style.style,
+        style.provider(),
+        weights_note(&style.weights)
+    );
+    let batch = BatchOptions {
+        recursive: args.recursive,
+        suffix: format!("_{}", style.style),
+        skip_existing: !args.overwrite,
+        ..BatchOptions::default()
+    };
+    let jobs = plan_jobs(&args.input, args.output.as_deref(), &batch)?;
+    for job in &jobs {
+        if let Some(parent) = job.output.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create {}", parent.display()))?;
+        }
+    }
+    if jobs.len() == 1 {
+        let job = &jobs[0];
+        let loaded = read_image(&job.input)?;
+        let out = style.stylize(&loaded.image, &options)?;
+        write_image(
+            &job.output,
+            &out,
+            loaded.icc_profile.as_deref(),
+            &WriteOptions::default(),
+        )?;
+        if let Some(sheet) = &args.sheet {
+            let s = prism_style::sheet::side_by_side(&[&loaded.image, &out], 384);
+            write_image(sheet, &s, None, &WriteOptions::default())?;
+        }
+        println!("{}", job.output.display());
+        return Ok(());
+    }
+    let report = prism_media::batch::run_batch(
+        &jobs,
+        batch.skip_existing,
+        |job| read_image(&job.input).map_err(anyhow::Error::from),
+        |_, loaded| {
+            Some(
+                style
+                    .stylize(&loaded.image, &options)
+                    .map(|out| (out, loaded.icc_profile))
+                    .map_err(anyhow::Error::from),
+            )
+        },
+        |job, (out, icc)| {
+            write_image(&job.output, &out, icc.as_deref(), &WriteOptions::default())
+                .map_err(anyhow::Error::from)
+        },
+        |job, e| eprintln!("{}: {e:#}", job.input.display()),
+    );
+    println!(
+        "{} written, {} already done, {} failed",
+        report.written.len(),
+        report.skipped.len(),
+        report.failed.len()
+    );
+    match report.outcome() {
+        Outcome::Success => Ok(()),
+        _ => bail!("{} of {} images failed", report.failed.len(), jobs.len()),
+    }
+}
+
+fn load(path: &Path) -> Result<image::DynamicImage> {
+    Ok(read_image(path)?.image)
+}
+
+fn neural(args: NeuralArgs, runtime: &RuntimeOptions) -> Result<()> {
+    let content = load(&args.content)?;
+    let styles: Vec<image::DynamicImage> =
+        args.styles.iter().map(|p| load(p)).collect::<Result<_>>()?;
+    let blend = if args.blend.is_empty() {
+        vec![1.0; styles.len()]
+    } else if args.blend.len() == styles.len() {
+        args.blend.clone()
+    } else {
+        bail!(
+            "--blend has {} weights for {} style images",
+            args.blend.len(),
+            styles.len()
+        );
+    };
+    let optimizer = match args.optimizer.as_str() {
+        "lbfgs" | "l-bfgs" => Optimizer::Lbfgs {
+            history: args.history,
+            line_search: args.line_search,
+            lr: args.lr.unwrap_or(1.0),
+        },
+        "adam" => Optimizer::Adam {
+            lr: args.lr.unwrap_or(0.02),
+        },
+        other => bail!("unknown optimizer `{other}` (lbfgs, adam)"),
+    };
+    let init = match args.init.as_str() {
+        "content" => Init::Content,
+        "noise" => Init::Noise,
+        path => Init::Image(load(Path::new(path))?),
+    };
+    let options = NeuralOptions {
+        size: args.size,
+        steps: args.steps,
+        optimizer,
+        loss: LossWeights {
+            content: args.content_weight,
+            style: args.style_weight,
+            tv: args.tv_weight,
+            content_layers: args.content_layers.clone(),
+            style_layers: args.style_layers.clone(),
+        },
+        init,
+        seed: args.seed,
+        style_scale: args.style_scale,
+        original_colors: args.original_colors,
+        scales: args.scales,
+        snapshot_every: args.save_every,
+    };
+    prism_media::OutputFormat::from_path(&args.output)?;
+    let mut vgg = Vgg::load(args.pool, &args.session.options(runtime))?;
+    eprintln!(
+        "neural style with VGG19 ({:?} pooling) on {}: {}",
+        args.pool,
+        vgg.provider(),
+        weights_note(&vgg.weights)
+    );
+    let stem = args
+        .output
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "style".into());
+    let folder = args
+        .output
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let mut failure: Option<anyhow::Error> = None;
+    let started = std::time::Instant::now();
+    let style_refs: Vec<StyleImage<'_>> = styles
+        .iter()
+        .zip(&blend)
+        .map(|(image, &weight)| StyleImage { image, weight })
+        .collect();
+    let result = neural_style(&mut vgg, &content, &style_refs, &options, &mut |p| {
+        if args.print_every > 0 && (p.step % args.print_every == 0 || p.step + 1 == p.steps) {
+            eprintln!(
+                "scale {}/{} {}x{} step {:>4}/{}: total {:.4e} content {:.4e} style {:.4e} tv {:.4e} ({:.1} s)",
+                p.scale + 1,
+                p.scales,
+                p.width,
+                p.height,
+                p.step,
+                p.steps,
+                p.loss.total,
+                p.loss.content,
+                p.loss.style,
+                p.loss.tv,
+                started.elapsed().as_secs_f64()
+            );
+        }
+        if let Some(snapshot) = p.snapshot {
+            let path = folder.join(format!("{stem}_{}_{:04}.png", p.scale, p.step));
+            if let Err(e) = write_image(&path, snapshot, None, &WriteOptions::default()) {
+                failure = Some(e.into());
+                return ControlFlow::Break(());
+            }
+        }
+        ControlFlow::Continue(())
+    });
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    let result = result?;
+    eprintln!(
+        "final loss {:.4e} (content {:.4e}, style {:.4e}, tv {:.4e}) in {:.1} s",
+        result.final_loss.total,
+        result.final_loss.content,
+        result.final_loss.style,
+        result.final_loss.tv,
+        started.elapsed().as_secs_f64()
+    );
+    write_image(&args.output, &result.image, None, &WriteOptions::default())
+        .with_context(|| format!("writing {}", args.output.display()))?;
+    if let Some(sheet) = &args.sheet {
+        let mut row: Vec<&image::DynamicImage> = vec![&content];
+        row.extend(styles.iter());
+        row.push(&result.image);
+        let s = prism_style::sheet::side_by_side(&row, 384);
+        write_image(sheet, &s, None, &WriteOptions::default())?;
+    }
+    println!("{}", args.output.display());
+    Ok(())
+}

@@ -1,0 +1,263 @@
+//! `prism upscale`: a thin layer over `prism_upscale` for files, folders and videos.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::{Args, ValueEnum};
+use prism_core::RuntimeOptions;
+use prism_media::video::{VideoOptions, is_video};
+use prism_media::{BatchOptions, Outcome, WriteOptions, plan_jobs, read_image, write_image};
+use prism_upscale::{AlphaMode, OutputScale, TileSize, UpscaleOptions, Upscaler};
+
+use crate::session_args::SessionArgs;
+
+/// Exit code of a batch in which some files failed and others were written.
+pub const EXIT_PARTIAL: i32 = 7;
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum AlphaArg {
+    /// Through the model as a gray image.
+    Model,
+    /// Lanczos3 resampling.
+    Resample,
+}
+
+#[derive(Args)]
+pub struct UpscaleArgs {
+    /// An image, a folder of images, or a video (.mp4, .mkv, .mov, .webm, ...).
+    pub input: PathBuf,
+    /// Output file, or folder (default: beside each input, with the suffix).
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    /// Model id from the export manifest, or an .onnx path.
+    #[arg(short, long, default_value = "realesrgan-x4plus")]
+    pub model: String,
+    /// Tile side in input pixels, `auto` (from the memory budget) or `whole`.
+    #[arg(long, default_value = "auto")]
+    pub tile: String,
+    /// Context per tile side in input pixels (default: per architecture, seam-free).
+    #[arg(long)]
+    pub overlap: Option<u32>,
+    /// Memory budget for one run's activations with `--tile auto`, in MiB.
+    #[arg(long, value_name = "MIB")]
+    pub memory_budget: Option<usize>,
+    /// Tiles per run (default 1 on CPU, 4 on GPU).
+    #[arg(long)]
+    pub tiles_per_run: Option<usize>,
+    /// Output scale factor (e.g. 2 from an x4 model, 8 as two passes, 1.5).
+    #[arg(short = 's', long, conflicts_with_all = ["width", "height"])]
+    pub outscale: Option<f64>,
+    /// Output width (height keeps the aspect ratio unless --height is given too).
+    #[arg(long)]
+    pub width: Option<u32>,
+    /// Output height.
+    #[arg(long)]
+    pub height: Option<u32>,
+    /// Most model passes for scales above the model's.
+    #[arg(long, default_value_t = 2)]
+    pub max_passes: u32,
+    /// How transparency is upscaled.
+    #[arg(long, value_enum, default_value = "model")]
+    pub alpha: AlphaArg,
+    /// Premultiply colour by alpha before the model.
+    #[arg(long)]
+    pub premultiply: bool,
+    /// Test-time augmentation (8 flips/transposes averaged; 8x slower).
+    #[arg(long)]
+    pub tta: bool,
+    /// Output name suffix (default `_x<scale>`).
+    #[arg(long)]
+    pub suffix: Option<String>,
+    /// Output format for folders: png, jpg, webp or tiff (default: the input's).
+    #[arg(long)]
+    pub format: Option<String>,
+    /// JPEG quality.
+    #[arg(long, default_value_t = 95)]
+    pub quality: u8,
+    /// Include sub-folders.
+    #[arg(short, long)]
+    pub recursive: bool,
+    /// Only files matching this glob (relative to the input folder), e.g. `*.png`.
+    #[arg(long)]
+    pub glob: Option<String>,
+    /// Redo outputs that already exist (default: skip them, so a batch resumes).
+    #[arg(long)]
+    pub overwrite: bool,
+    /// ffmpeg binary for videos.
+    #[arg(long)]
+    pub ffmpeg: Option<PathBuf>,
+    /// Video encoder.
+    #[arg(long, default_value = "libx264")]
+    pub codec: String,
+    /// Video quality (constant rate factor; lower is better).
+    #[arg(long, default_value_t = 18)]
+    pub crf: u8,
+    /// Encoder preset.
+    #[arg(long, default_value = "medium")]
+    pub preset: String,
+    /// Output pixel format.
+    #[arg(long, default_value = "yuv420p")]
+    pub pix_fmt: String,
+    /// Do not copy the source's audio.
+    #[arg(long)]
+    pub no_audio: bool,
+    /// No progress bars.
+    #[arg(long)]
+    pub no_progress: bool,
+    #[command(flatten)]
+    pub session: SessionArgs,
+}
+
+/// Errors of the upscaling crates carry their own exit codes; core errors go back to `main`.
+fn exit_with(error: prism_upscale::Error) -> anyhow::Error {
+    match error {
+        prism_upscale::Error::Core(core) => core.into(),
+        prism_upscale::Error::Media(prism_media::Error::Core(core)) => core.into(),
+        other => {
+            eprintln!("error: {other}");
+            std::process::exit(other.exit_code());
+        }
+    }
+}
+
+fn media(error: prism_media::Error) -> anyhow::Error {
+    exit_with(error.into())
+}
+
+pub fn run(args: UpscaleArgs, runtime: &RuntimeOptions) -> Result<()> {
+    let tile = match args.tile.as_str() {
+        "auto" => TileSize::Auto,
+        "whole" => TileSize::Whole,
+        n => TileSize::Size(n.parse().map_err(|_| {
+            anyhow::anyhow!("--tile must be a number, `auto` or `whole`, not `{n}`")
+        })?),
+    };
+    let scale = match (args.outscale, args.width, args.height) {
+        (Some(f), _, _) => OutputScale::Factor(f),
+        (None, Some(w), Some(h)) => OutputScale::Size(w, h),
+        (None, Some(w), None) => OutputScale::Width(w),
+        (None, None, Some(h)) => OutputScale::Height(h),
+        (None, None, None) => OutputScale::Native,
+    };
+    let options = UpscaleOptions {
+        session: args.session.options(runtime),
+        tile,
+        overlap: args.overlap,
+        memory_budget_mib: args.memory_budget,
+        tiles_per_run: args.tiles_per_run,
+        alpha: match args.alpha {
+            AlphaArg::Model => AlphaMode::Model,
+            AlphaArg::Resample => AlphaMode::Resample,
+        },
+        premultiply: args.premultiply,
+        scale,
+        max_passes: args.max_passes,
+        tta: args.tta,
+    };
+    let show = !args.no_progress && std::io::stderr().is_terminal();
+    let path = prism_core::models::resolve_model(&args.model)?;
+    let mut upscaler = Upscaler::new(&path, options).map_err(exit_with)?;
+    let suffix = args.suffix.clone().unwrap_or_else(|| match scale {
+        OutputScale::Factor(f) => format!("_x{f}"),
+        OutputScale::Native => format!("_x{}", upscaler.info().scale),
+        _ => "_up".into(),
+    });
+    tracing::info!(
+        tile = upscaler.tile_size(),
+        overlap = upscaler.overlap(),
+        provider = %upscaler.model().provider(),
+        "upscaling with {}",
+        path.display()
+    );
+
+    if is_video(&args.input) {
+        let output = args.output.clone().unwrap_or_else(|| {
+            prism_media::output_path(&args.input, None, None, &suffix, None)
+        });
+        let video = VideoOptions {
+            codec: args.codec.clone(),
+            crf: Some(args.crf),
+            preset: Some(args.preset.clone()),
+            pixel_format: Some(args.pix_fmt.clone()),
+            keep_audio: !args.no_audio,
+            extra_args: Vec::new(),
+        };
+        let report = prism_upscale::upscale_video(
+            &mut upscaler,
+            &args.input,
+            &output,
+            args.ffmpeg.as_deref(),
+            &video,
+            show,
+            None,
+        )
+        .map_err(exit_with)?;
+        eprintln!(
+            "{}: {} frames, {}x{} -> {}x{}{}",
+            output.display(),
+            report.frames,
+            report.source.width,
+            report.source.height,
+            report.width,
+            report.height,
+            if report.source.has_audio && !args.no_audio { ", audio copied" } else { "" }
+        );
+        return Ok(());
+    }
+
+    let batch = BatchOptions {
+        recursive: args.recursive,
+        glob: args.glob.clone(),
+        suffix,
+        extension: args.format.clone(),
+        skip_existing: !args.overwrite,
+    };
+    let write = WriteOptions {
+        jpeg_quality: args.quality,
+        ..WriteOptions::default()
+    };
+    let jobs = plan_jobs(&args.input, args.output.as_deref(), &batch).map_err(media)?;
+    if !args.input.is_dir() {
+        // One file: errors keep their own exit codes.
+        let job = &jobs[0];
+        prism_media::OutputFormat::from_path(&job.output).map_err(media)?;
+        let loaded = read_image(&job.input).map_err(media)?;
+        let image = upscaler.upscale(&loaded.image).map_err(exit_with)?;
+        if let Some(parent) = job.output.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|error| {
+                media(prism_media::Error::Io {
+                    path: parent.to_path_buf(),
+                    error,
+                })
+            })?;
+        }
+        write_image(&job.output, &image, loaded.icc_profile.as_deref(), &write).map_err(media)?;
+        eprintln!(
+            "{} ({}x{}) -> {} ({}x{})",
+            job.input.display(),
+            loaded.image.width(),
+            loaded.image.height(),
+            job.output.display(),
+            image.width(),
+            image.height()
+        );
+        return Ok(());
+    }
+    let report = prism_upscale::upscale_files(&mut upscaler, &jobs, &write, !args.overwrite, show, None);
+    eprintln!(
+        "{} written, {} already done, {} failed",
+        report.written.len(),
+        report.skipped.len(),
+        report.failed.len()
+    );
+    for (_, message) in &report.failed {
+        eprintln!("  failed: {message}");
+    }
+    match report.outcome() {
+        Outcome::Success => Ok(()),
+        Outcome::Partial => std::process::exit(EXIT_PARTIAL),
+        Outcome::Failed => std::process::exit(1),
+    }
+}
+

@@ -1,0 +1,90 @@
+//! Errors of the interpolation crate; each names the file or the value involved.
+
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Core(#[from] prism_core::Error),
+
+    #[error("{path} is not a frame-interpolation model: {reason}")]
+    NotInterpolationModel { path: PathBuf, reason: String },
+
+    #[error("frames differ in size: {first} is {a_w}x{a_h}, {second} is {b_w}x{b_h}")]
+    FrameSize {
+        first: String,
+        second: String,
+        a_w: u32,
+        a_h: u32,
+        b_w: u32,
+        b_h: u32,
+    },
+
+    #[error("timestep {t} is invalid: {reason}")]
+    Timestep { t: f64, reason: String },
+
+    #[error(
+        "timestep {t} cannot be reached by {model}, which only makes t = 0.5: bisection reaches multiples of 1/{} \
+         (depth {depth}); the nearest is {nearest} (use the nearest-timestep option to accept it)",
+        1u64 << .depth
+    )]
+    Unreachable {
+        t: f64,
+        model: String,
+        depth: u32,
+        nearest: f64,
+    },
+
+    #[error("{path}: the network produced NaN or Inf values in {precision}{hint}")]
+    NonFinite {
+        path: PathBuf,
+        precision: &'static str,
+        hint: &'static str,
+    },
+
+    #[error("flow scale {scale} is not supported: {reason}")]
+    Scale { scale: f64, reason: String },
+
+    #[error("invalid frame rate `{text}`: {reason}")]
+    FrameRate { text: String, reason: String },
+
+    #[error("{path}: {error}")]
+    Io {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+
+    #[error("{path}: {message}")]
+    Image { path: PathBuf, message: String },
+
+    #[error("{0}")]
+    Input(String),
+
+    #[error("cancelled")]
+    Cancelled,
+}
+
+impl Error {
+    /// Process exit code, following the README's table (2 usage, 5 model, 6 inputs that do not fit).
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Core(e) => e.exit_code(),
+            Error::NotInterpolationModel { .. } => 5,
+            Error::FrameSize { .. } | Error::Image { .. } | Error::Input(_) => 6,
+            Error::Timestep { .. }
+            | Error::Unreachable { .. }
+            | Error::Scale { .. }
+            | Error::FrameRate { .. } => 2,
+            Error::NonFinite { .. } | Error::Io { .. } | Error::Cancelled => 1,
+        }
+    }
+
+    pub(crate) fn io(path: impl Into<PathBuf>, error: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            error,
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,183 @@
+//! Fast style end to end: the TransformerNet graph against PyTorch, and the image options.
+
+mod common;
+
+use std::path::PathBuf;
+
+use image::DynamicImage;
+use ndarray::Array4;
+use prism_core::{Device, SessionOptions, ValueRange, image_to_tensor};
+use prism_style::{FastOptions, FastStyle};
+
+fn cpu() -> SessionOptions {
+    SessionOptions {
+        device: Device::Cpu,
+        ..SessionOptions::default()
+    }
+}
+
+fn mosaic() -> FastStyle {
+    FastStyle::load(&common::exported("style-mosaic"), &cpu()).unwrap()
+}
+
+fn parity_dir() -> PathBuf {
+    let dir = common::root().join("export/out/parity/style");
+    assert!(
+        dir.join("reference.json").is_file(),
+        "{} is missing: {}",
+        dir.display(),
+        common::SETUP
+    );
+    dir
+}
+
+/// At most 1/255 of full scale from PyTorch (reflect padding to a multiple of 4, crop after).
+#[test]
+fn fast_style_matches_pytorch() {
+    let reference: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(parity_dir().join("reference.json")).unwrap(),
+    )
+    .unwrap();
+    let shape: Vec<usize> = reference["fast"]["shape"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap() as usize)
+        .collect();
+    let bytes = std::fs::read(parity_dir().join("fast_output.f32")).unwrap();
+    let torch = Array4::from_shape_vec(
+        (shape[0], shape[1], shape[2], shape[3]),
+        bytes
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect(),
+    )
+    .unwrap();
+    let input = image::open(parity_dir().join("fast_input.png")).unwrap();
+    assert_eq!(
+        (input.width() % 4, input.height() % 4),
+        (2, 2),
+        "a size that needs padding"
+    );
+    let mut style = mosaic();
+    assert_eq!(
+        style.weights,
+        reference["fast"]["weights"]["kind"].as_str().unwrap()
+    );
+    let ours = style
+        .run_tensor(&image_to_tensor(&input, ValueRange::Byte).color)
+        .unwrap();
+    let worst = ours
+        .iter()
+        .zip(&torch)
+        .fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
+    eprintln!("fast style vs PyTorch: max abs difference {worst:.4} (0..255)");
+    assert!(
+        worst <= 1.0,
+        "max abs difference {worst} > 1/255 of full scale"
+    );
+    // Through the image path: 8-bit output within one level of PyTorch's, rounded.
+    let image = style.stylize(&input, &FastOptions::default()).unwrap();
+    let rgb = image_to_tensor(&image, ValueRange::Byte).color;
+    let worst = rgb
+        .iter()
+        .zip(&torch)
+        .fold(0.0f32, |m, (a, b)| m.max((a - b.round()).abs()));
+    assert!(worst <= 1.0, "8-bit output differs by {worst} levels");
+}
+
+fn astronaut(long: u32) -> DynamicImage {
+    image::open(common::real_image("astronaut.png"))
+        .unwrap()
+        .resize(long, long, image::imageops::FilterType::Lanczos3)
+}
+
+#[test]
+fn strength_content_scale_and_colors() {
+    let mut style = mosaic();
+    let content = astronaut(70);
+    let full = style.stylize(&content, &FastOptions::default()).unwrap();
+    assert_eq!((full.width(), full.height()), (70, 70));
+    assert_ne!(full.as_bytes(), content.as_bytes());
+    let none = style
+        .stylize(
+            &content,
+            &FastOptions {
+                strength: 0.0,
+                ..FastOptions::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(none.as_bytes(), content.to_rgb8().as_raw().as_slice());
+    let half = style
+        .stylize(
+            &content,
+            &FastOptions {
+                content_scale: 2.0,
+                ..FastOptions::default()
+            },
+        )
+        .unwrap();
+    assert_eq!((half.width(), half.height()), (35, 35));
+    let kept = style
+        .stylize(
+            &content,
+            &FastOptions {
+                preserve_colors: true,
+                ..FastOptions::default()
+            },
+        )
+        .unwrap();
+    // Luminance from the stylised image, chroma from the content.
+    let (k, f, c) = (kept.to_rgb8(), full.to_rgb8(), content.to_rgb8());
+    let y = |p: &image::Rgb<u8>| {
+        0.299 * f32::from(p[0]) + 0.587 * f32::from(p[1]) + 0.114 * f32::from(p[2])
+    };
+    let mut luma_err = 0.0f32;
+    let mut chroma_err = 0.0f32;
+    let mut n = 0.0f32;
+    for ((pk, pf), pc) in k.pixels().zip(f.pixels()).zip(c.pixels()) {
+        luma_err += (y(pk) - y(pf)).abs();
+        chroma_err += ((f32::from(pk[2]) - y(pk)) - (f32::from(pc[2]) - y(pc))).abs();
+        n += 1.0;
+    }
+    assert!(luma_err / n < 3.0, "luma {}", luma_err / n);
+    assert!(chroma_err / n < 3.0, "chroma {}", chroma_err / n);
+}
+
+#[test]
+fn alpha_and_bit_depth_are_kept() {
+    let mut style = mosaic();
+    let logo = image::open(common::real_image("logo.png")).unwrap();
+    let logo = logo.resize(64, 64, image::imageops::FilterType::Lanczos3);
+    assert!(logo.color().has_alpha());
+    let out = style.stylize(&logo, &FastOptions::default()).unwrap();
+    assert_eq!(out.color(), logo.color());
+    let a_in: Vec<u8> = logo.to_rgba8().pixels().map(|p| p[3]).collect();
+    let a_out: Vec<u8> = out.to_rgba8().pixels().map(|p| p[3]).collect();
+    assert_eq!(a_in, a_out);
+    let deep = DynamicImage::ImageRgb16(astronaut(40).to_rgb16());
+    let out = style.stylize(&deep, &FastOptions::default()).unwrap();
+    assert_eq!(out.color(), image::ColorType::Rgb16);
+}
+
+#[test]
+fn bad_inputs_are_named() {
+    let mut style = mosaic();
+    let tiny = astronaut(6);
+    let err = style.stylize(&tiny, &FastOptions::default()).unwrap_err();
+    assert!(matches!(err, prism_style::Error::ImageSize { .. }), "{err}");
+    let err = style
+        .stylize(
+            &astronaut(32),
+            &FastOptions {
+                strength: 1.5,
+                ..FastOptions::default()
+            },
+        )
+        .unwrap_err();
+    assert!(err.to_string().contains("strength"), "{err}");
+    let err = FastStyle::load(&common::exported("vgg19-features"), &cpu()).unwrap_err();
+    assert!(matches!(err, prism_style::Error::BadModel { .. }), "{err}");
+    assert!(err.to_string().contains("vgg19-features"), "{err}");
+}
