@@ -102,6 +102,68 @@ fn pair_with_flow_and_preview() {
     assert_eq!(frames, 8, "5 frames ping-pong");
 }
 
+/// `--scale 0.5` (flow at half resolution, as for UHD input) runs the exported `-scale0.5` graph and
+/// gives a middle frame close to the full-scale one on this real pair.
+#[test]
+fn flow_scale_uses_the_scaled_export() {
+    let dir = pair_dir();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut middles = Vec::new();
+    for scale in ["1", "0.5"] {
+        let out = tmp.path().join(format!("s{scale}"));
+        let (code, err) = run(prism()
+            .arg("interpolate")
+            .arg(dir.join("a.png"))
+            .arg(dir.join("b.png"))
+            .arg("-o")
+            .arg(&out)
+            .args([
+                "-n",
+                "1",
+                "--device",
+                "cpu",
+                "-m",
+                "rife-v4.0",
+                "--scale",
+                scale,
+            ]));
+        assert_eq!(code, 0, "--scale {scale}: {err}");
+        middles.push(image::open(out.join("000001.png")).unwrap().to_rgb8());
+    }
+    let (full, half) = (&middles[0], &middles[1]);
+    assert_eq!(full.dimensions(), half.dimensions());
+    let mse = full
+        .as_raw()
+        .iter()
+        .zip(half.as_raw())
+        .map(|(&a, &b)| (f64::from(a) - f64::from(b)).powi(2))
+        .sum::<f64>()
+        / full.as_raw().len() as f64;
+    let psnr = 10.0 * (255.0f64.powi(2) / mse).log10();
+    assert!(
+        psnr > 25.0 && mse > 0.0,
+        "scale 0.5 vs 1: PSNR {psnr:.1} dB (must differ, and only a little)"
+    );
+    let (code, err) = run(prism()
+        .arg("interpolate")
+        .arg(dir.join("a.png"))
+        .arg(dir.join("b.png"))
+        .arg("-o")
+        .arg(tmp.path().join("bad"))
+        .args([
+            "-n",
+            "1",
+            "--device",
+            "cpu",
+            "-m",
+            "rife-v4.0",
+            "--scale",
+            "3",
+        ]));
+    assert_ne!(code, 0);
+    assert!(err.contains("scale"), "{err}");
+}
+
 /// A 23.976 fps video with audio to 60 fps: the duration is kept (frame count), audio copied.
 #[test]
 fn video_to_sixty_keeps_audio() {

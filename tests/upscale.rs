@@ -15,7 +15,11 @@ use prism_upscale::{AlphaMode, Control, OutputScale, TileSize, UpscaleOptions, U
 
 fn parity_dir() -> PathBuf {
     let dir = root().join("export/out/parity/upscale");
-    assert!(dir.join("cases.json").is_file(), "{} is missing: {SETUP}", dir.display());
+    assert!(
+        dir.join("cases.json").is_file(),
+        "{} is missing: {SETUP}",
+        dir.display()
+    );
     dir
 }
 
@@ -38,11 +42,20 @@ fn npy(path: &std::path::Path) -> (Vec<usize>, Vec<f32>) {
     let (header_len, start) = if bytes[6] == 1 {
         (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10)
     } else {
-        (u32::from_le_bytes(bytes[8..12].try_into().unwrap()) as usize, 12)
+        (
+            u32::from_le_bytes(bytes[8..12].try_into().unwrap()) as usize,
+            12,
+        )
     };
     let header = std::str::from_utf8(&bytes[start..start + header_len]).unwrap();
     assert!(header.contains("'fortran_order': False"));
-    let shape_text = header.split("'shape': (").nth(1).unwrap().split(')').next().unwrap();
+    let shape_text = header
+        .split("'shape': (")
+        .nth(1)
+        .unwrap()
+        .split(')')
+        .next()
+        .unwrap();
     let shape: Vec<usize> = shape_text
         .split(',')
         .filter(|s| !s.trim().is_empty())
@@ -68,7 +81,9 @@ fn load_input(case: &serde_json::Value) -> DynamicImage {
     if file.extension().unwrap() == "npy" {
         let (shape, values) = npy(&file);
         let data: Vec<u16> = values.iter().map(|&v| v as u16).collect();
-        DynamicImage::ImageRgb16(image::ImageBuffer::from_raw(shape[1] as u32, shape[0] as u32, data).unwrap())
+        DynamicImage::ImageRgb16(
+            image::ImageBuffer::from_raw(shape[1] as u32, shape[0] as u32, data).unwrap(),
+        )
     } else {
         prism_media::read_image(&file).unwrap().image
     }
@@ -95,13 +110,19 @@ fn cpu(tile: TileSize, overlap: u32) -> UpscaleOptions {
 fn planes(image: &DynamicImage) -> (Array3<f32>, Option<Array2<f32>>) {
     let (w, h) = image.dimensions();
     let t = prism_core::image_to_tensor(image, prism_core::ValueRange::Unit);
-    let color = t.color.into_shape_with_order((3, h as usize, w as usize)).unwrap();
+    let color = t
+        .color
+        .into_shape_with_order((3, h as usize, w as usize))
+        .unwrap();
     (color, t.alpha)
 }
 
 fn max_diff(a: ndarray::ArrayView3<f32>, b: ndarray::ArrayView3<f32>) -> f32 {
     assert_eq!(a.shape(), b.shape());
-    a.iter().zip(b.iter()).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+    a.iter()
+        .zip(b.iter())
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
 }
 
 /// Prism on `case` against the PyTorch reference, whole and tiled: at most 1/255 (8-bit output).
@@ -123,19 +144,33 @@ fn check_parity(name: &str, tiled: &[(u32, u32)]) {
             color
         };
         let diff = max_diff(got.view(), reference.view());
-        eprintln!("{name} {tile:?} overlap {overlap}: max abs diff {:.3}/255", diff * 255.0);
-        assert!(diff <= 1.0 / 255.0 + 1e-6, "{name} {tile:?}: {} / 255", diff * 255.0);
+        eprintln!(
+            "{name} {tile:?} overlap {overlap}: max abs diff {:.3}/255",
+            diff * 255.0
+        );
+        assert!(
+            diff <= 1.0 / 255.0 + 1e-6,
+            "{name} {tile:?}: {} / 255",
+            diff * 255.0
+        );
         if let Some(alpha_file) = case["alpha_reference"].as_str() {
             let alpha = alpha.expect("alpha kept");
             if case["alpha_constant"] == true {
-                assert!(alpha.iter().all(|&a| a == alpha[[0, 0]]), "constant alpha is copied");
+                assert!(
+                    alpha.iter().all(|&a| a == alpha[[0, 0]]),
+                    "constant alpha is copied"
+                );
             } else {
                 let (shape, values) = npy(&parity_dir().join(alpha_file));
                 let want = Array3::from_shape_vec((1, shape[0], shape[1]), values).unwrap();
                 let got = alpha.insert_axis(ndarray::Axis(0));
                 let diff = max_diff(got.view(), want.view());
                 eprintln!("{name} alpha: max abs diff {:.3}/255", diff * 255.0);
-                assert!(diff <= 1.0 / 255.0 + 1e-6, "{name} alpha: {} / 255", diff * 255.0);
+                assert!(
+                    diff <= 1.0 / 255.0 + 1e-6,
+                    "{name} alpha: {} / 255",
+                    diff * 255.0
+                );
             }
         }
     }
@@ -169,14 +204,21 @@ fn parity_gray_and_alpha() {
 fn sixteen_bit_in_sixteen_bit_out() {
     let case = case("animev3x4_chelsea_16bit");
     let input = load_input(&case);
-    let mut upscaler = Upscaler::new(&exported("realesr-animevideov3-x4"), cpu(TileSize::Size(48), 16)).unwrap();
+    let mut upscaler = Upscaler::new(
+        &exported("realesr-animevideov3-x4"),
+        cpu(TileSize::Size(48), 16),
+    )
+    .unwrap();
     let out = upscaler.upscale(&input).unwrap();
     let DynamicImage::ImageRgb16(buffer) = &out else {
         panic!("16-bit in must give 16-bit out, got {:?}", out.color());
     };
     // Real 16-bit precision: most samples are not 8-bit values scaled by 257.
     let deep = buffer.as_raw().iter().filter(|&&v| v % 257 != 0).count();
-    assert!(deep * 2 > buffer.as_raw().len(), "only {deep} samples use 16 bits");
+    assert!(
+        deep * 2 > buffer.as_raw().len(),
+        "only {deep} samples use 16 bits"
+    );
     let (color, _) = planes(&out);
     let diff = max_diff(color.view(), reference(&case).view());
     eprintln!("16-bit: max abs diff {:.5} ({:.3}/255)", diff, diff * 255.0);
@@ -186,24 +228,38 @@ fn sixteen_bit_in_sixteen_bit_out() {
 /// Tiled output equals untiled output within 1/255 everywhere, for several tile sizes and overlaps.
 #[test]
 fn tiles_leave_no_seams() {
-    let photo = prism_media::read_image(&common::real_image("astronaut.png")).unwrap().image;
+    let photo = prism_media::read_image(&common::real_image("astronaut.png"))
+        .unwrap()
+        .image;
     let crop = photo.crop_imm(150, 60, 136, 104);
     let model = exported("realesr-animevideov3-x4");
-    let whole = Upscaler::new(&model, cpu(TileSize::Whole, 16)).unwrap().upscale(&crop).unwrap();
+    let whole = Upscaler::new(&model, cpu(TileSize::Whole, 16))
+        .unwrap()
+        .upscale(&crop)
+        .unwrap();
     let (whole, _) = planes(&whole);
     for (tile, overlap) in [(48, 16), (64, 16), (72, 20), (96, 24), (100, 32)] {
         let mut upscaler = Upscaler::new(&model, cpu(TileSize::Size(tile), overlap)).unwrap();
         let tiled = upscaler.upscale(&crop).unwrap();
         let (tiled, _) = planes(&tiled);
         let diff = max_diff(tiled.view(), whole.view());
-        eprintln!("tile {tile} overlap {overlap}: max abs diff vs untiled {:.3}/255", diff * 255.0);
-        assert!(diff <= 1.0 / 255.0 + 1e-6, "tile {tile} overlap {overlap}: {}/255", diff * 255.0);
+        eprintln!(
+            "tile {tile} overlap {overlap}: max abs diff vs untiled {:.3}/255",
+            diff * 255.0
+        );
+        assert!(
+            diff <= 1.0 / 255.0 + 1e-6,
+            "tile {tile} overlap {overlap}: {}/255",
+            diff * 255.0
+        );
     }
 }
 
 #[test]
 fn output_scales() {
-    let photo = prism_media::read_image(&common::real_image("coffee.png")).unwrap().image;
+    let photo = prism_media::read_image(&common::real_image("coffee.png"))
+        .unwrap()
+        .image;
     let crop = photo.crop_imm(100, 100, 40, 30);
     let model = exported("realesr-animevideov3-x4");
     let run = |scale| {
@@ -211,7 +267,11 @@ fn output_scales() {
             scale,
             ..cpu(TileSize::Auto, 16)
         };
-        Upscaler::new(&model, options).unwrap().upscale(&crop).unwrap().dimensions()
+        Upscaler::new(&model, options)
+            .unwrap()
+            .upscale(&crop)
+            .unwrap()
+            .dimensions()
     };
     assert_eq!(run(OutputScale::Native), (160, 120));
     assert_eq!(run(OutputScale::Factor(2.0)), (80, 60));
@@ -224,7 +284,11 @@ fn output_scales() {
         ..cpu(TileSize::Auto, 16)
     };
     let upscaler = Upscaler::new(&model, options).unwrap();
-    assert_eq!(upscaler.plan(40, 30).unwrap(), (2, (320, 240)), "x8 from an x4 model is two passes");
+    assert_eq!(
+        upscaler.plan(40, 30).unwrap(),
+        (2, (320, 240)),
+        "x8 from an x4 model is two passes"
+    );
     let mut upscaler = upscaler;
     assert_eq!(upscaler.upscale(&crop).unwrap().dimensions(), (320, 240));
 }
@@ -239,7 +303,10 @@ fn alpha_resample_mode_and_premultiply() {
         premultiply: true,
         ..cpu(TileSize::Auto, 16)
     };
-    let out = Upscaler::new(&model, options).unwrap().upscale(&input).unwrap();
+    let out = Upscaler::new(&model, options)
+        .unwrap()
+        .upscale(&input)
+        .unwrap();
     assert_eq!(out.color(), image::ColorType::Rgba8);
     let (_, alpha) = planes(&out);
     let want = prism_media::resize(&input, out.width(), out.height());
@@ -248,20 +315,29 @@ fn alpha_resample_mode_and_premultiply() {
         alpha.unwrap().insert_axis(ndarray::Axis(0)).view(),
         want_alpha.unwrap().insert_axis(ndarray::Axis(0)).view(),
     );
-    assert!(diff <= 2.0 / 255.0, "resampled alpha is Lanczos: {}/255", diff * 255.0);
+    assert!(
+        diff <= 2.0 / 255.0,
+        "resampled alpha is Lanczos: {}/255",
+        diff * 255.0
+    );
 }
 
 /// TTA is the average of the model over the 8 flips/transposes of the input.
 #[test]
 fn tta_averages_the_eight_transforms() {
-    let photo = prism_media::read_image(&common::real_image("chelsea.png")).unwrap().image;
+    let photo = prism_media::read_image(&common::real_image("chelsea.png"))
+        .unwrap()
+        .image;
     let crop = DynamicImage::ImageRgb32F(photo.crop_imm(200, 100, 24, 24).to_rgb32f());
     let model = exported("realesr-animevideov3-x4");
     let options = UpscaleOptions {
         tta: true,
         ..cpu(TileSize::Whole, 16)
     };
-    let tta = Upscaler::new(&model, options).unwrap().upscale(&crop).unwrap();
+    let tta = Upscaler::new(&model, options)
+        .unwrap()
+        .upscale(&crop)
+        .unwrap();
     let mut plain = Upscaler::new(&model, cpu(TileSize::Whole, 16)).unwrap();
     let transforms: [fn(&DynamicImage) -> DynamicImage; 8] = [
         |i| i.clone(),
@@ -293,7 +369,10 @@ fn tta_averages_the_eight_transforms() {
     let diff = max_diff(got.view(), sum.view());
     assert!(diff < 1e-4, "TTA vs manual average: {diff}");
     let (single, _) = planes(&plain.upscale(&crop).unwrap());
-    assert!(max_diff(got.view(), single.view()) > 1e-3, "TTA changes the result");
+    assert!(
+        max_diff(got.view(), single.view()) > 1e-3,
+        "TTA changes the result"
+    );
 }
 
 #[test]
@@ -301,9 +380,20 @@ fn foreign_model_scale_found_by_probe() {
     let path = parity_dir().join("foreign-x4-no-metadata.onnx");
     let mut upscaler = Upscaler::new(&path, cpu(TileSize::Auto, 16)).unwrap();
     assert!(upscaler.info().probed);
-    assert_eq!((upscaler.info().scale, upscaler.info().pad_multiple), (4, 1));
-    let photo = prism_media::read_image(&common::real_image("astronaut.png")).unwrap().image;
-    assert_eq!(upscaler.upscale(&photo.crop_imm(0, 0, 20, 12)).unwrap().dimensions(), (80, 48));
+    assert_eq!(
+        (upscaler.info().scale, upscaler.info().pad_multiple),
+        (4, 1)
+    );
+    let photo = prism_media::read_image(&common::real_image("astronaut.png"))
+        .unwrap()
+        .image;
+    assert_eq!(
+        upscaler
+            .upscale(&photo.crop_imm(0, 0, 20, 12))
+            .unwrap()
+            .dimensions(),
+        (80, 48)
+    );
 }
 
 #[test]
@@ -313,17 +403,28 @@ fn model_metadata_gives_scale_and_multiple() {
     assert!(!upscaler.info().probed);
     assert_eq!(upscaler.info().id.as_deref(), Some("realesrgan-x4plus"));
     // A model of another task is refused with a clear error.
-    let err = Upscaler::new(&common::fixture("two_inputs.onnx"), cpu(TileSize::Auto, 16)).unwrap_err();
-    assert!(err.to_string().contains("not a super-resolution model"), "{err}");
+    let err =
+        Upscaler::new(&common::fixture("two_inputs.onnx"), cpu(TileSize::Auto, 16)).unwrap_err();
+    assert!(
+        err.to_string().contains("not a super-resolution model"),
+        "{err}"
+    );
 }
 
 #[test]
 fn progress_and_cancellation() {
-    let photo = prism_media::read_image(&common::real_image("astronaut.png")).unwrap().image;
+    let photo = prism_media::read_image(&common::real_image("astronaut.png"))
+        .unwrap()
+        .image;
     let crop = photo.crop_imm(0, 0, 96, 64);
-    let mut upscaler = Upscaler::new(&exported("realesr-animevideov3-x4"), cpu(TileSize::Size(48), 16)).unwrap();
+    let mut upscaler = Upscaler::new(
+        &exported("realesr-animevideov3-x4"),
+        cpu(TileSize::Size(48), 16),
+    )
+    .unwrap();
     let mut seen = Vec::new();
-    let mut record = |p: prism_upscale::TileProgress| seen.push((p.tiles_done, p.tiles_total, p.pixels_done));
+    let mut record =
+        |p: prism_upscale::TileProgress| seen.push((p.tiles_done, p.tiles_total, p.pixels_done));
     let mut control = Control {
         progress: Some(&mut record),
         cancel: None,

@@ -38,7 +38,9 @@ fn files_in(dir: &Path) -> Vec<String> {
 
 /// Writes a small real PNG (crop of a scikit-image photo).
 fn real_png(path: &Path, x: u32, y: u32) {
-    let photo = prism_media::read_image(&real_image("astronaut.png")).unwrap().image;
+    let photo = prism_media::read_image(&real_image("astronaut.png"))
+        .unwrap()
+        .image;
     photo.crop_imm(x, y, 40, 32).save(path).unwrap();
 }
 
@@ -54,7 +56,11 @@ fn batch_reports_bad_files_goes_on_and_resumes() {
     std::fs::write(input.join("b_truncated.png"), &bytes[..bytes.len() / 2]).unwrap();
     std::fs::write(input.join("c_empty.png"), b"").unwrap();
     // Unsupported: a GIF (not a format Prism decodes) and plain text, both named .png.
-    std::fs::write(input.join("d_gif.png"), b"GIF89a\x01\x00\x01\x00\x00\x00\x00;").unwrap();
+    std::fs::write(
+        input.join("d_gif.png"),
+        b"GIF89a\x01\x00\x01\x00\x00\x00\x00;",
+    )
+    .unwrap();
     std::fs::write(input.join("d_text.png"), b"this is not an image").unwrap();
     let out = dir.path().join("out");
     let options = BatchOptions {
@@ -64,30 +70,60 @@ fn batch_reports_bad_files_goes_on_and_resumes() {
     let jobs = plan_jobs(&input, Some(&out), &options).unwrap();
     assert_eq!(jobs.len(), 6);
     let mut up = upscaler();
-    let report = prism_upscale::upscale_files(&mut up, &jobs, &WriteOptions::default(), true, false, None);
+    let report =
+        prism_upscale::upscale_files(&mut up, &jobs, &WriteOptions::default(), true, false, None);
     assert_eq!(report.outcome(), Outcome::Partial);
     assert_eq!(report.written.len(), 2, "{report:?}");
     let failed: Vec<(String, String)> = report
         .failed
         .iter()
-        .map(|(p, m)| (p.file_name().unwrap().to_string_lossy().into_owned(), m.clone()))
+        .map(|(p, m)| {
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                m.clone(),
+            )
+        })
         .collect();
     let message = |name: &str| &failed.iter().find(|(n, _)| n == name).unwrap().1;
-    assert!(message("b_truncated.png").contains("b_truncated.png"), "{failed:?}");
-    assert!(message("c_empty.png").contains("empty (0 bytes)"), "{failed:?}");
-    assert!(message("d_gif.png").contains("Gif images are not supported"), "{failed:?}");
-    assert!(message("d_text.png").contains("not a PNG, JPEG, WebP or TIFF"), "{failed:?}");
+    assert!(
+        message("b_truncated.png").contains("b_truncated.png"),
+        "{failed:?}"
+    );
+    assert!(
+        message("c_empty.png").contains("empty (0 bytes)"),
+        "{failed:?}"
+    );
+    assert!(
+        message("d_gif.png").contains("Gif images are not supported"),
+        "{failed:?}"
+    );
+    assert!(
+        message("d_text.png").contains("not a PNG, JPEG, WebP or TIFF"),
+        "{failed:?}"
+    );
     // Only complete outputs: no partial or temporary files.
     assert_eq!(files_in(&out), ["a_good_x2.png", "e_good_x2.png"]);
-    let written = prism_media::read_image(&out.join("a_good_x2.png")).unwrap().image;
+    let written = prism_media::read_image(&out.join("a_good_x2.png"))
+        .unwrap()
+        .image;
     assert_eq!(written.dimensions(), (80, 64));
     // Resume: the finished outputs are skipped, not redone.
-    let before = std::fs::metadata(out.join("a_good_x2.png")).unwrap().modified().unwrap();
-    let again = prism_upscale::upscale_files(&mut up, &jobs, &WriteOptions::default(), true, false, None);
+    let before = std::fs::metadata(out.join("a_good_x2.png"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    let again =
+        prism_upscale::upscale_files(&mut up, &jobs, &WriteOptions::default(), true, false, None);
     assert_eq!(again.skipped.len(), 2);
     assert_eq!(again.written.len(), 0);
     assert_eq!(again.failed.len(), 4);
-    assert_eq!(std::fs::metadata(out.join("a_good_x2.png")).unwrap().modified().unwrap(), before);
+    assert_eq!(
+        std::fs::metadata(out.join("a_good_x2.png"))
+            .unwrap()
+            .modified()
+            .unwrap(),
+        before
+    );
 }
 
 #[test]
@@ -97,7 +133,11 @@ fn never_overwrites_an_input() {
     real_png(&file, 0, 0);
     let before = std::fs::read(&file).unwrap();
     let err = plan_jobs(&file, Some(&file), &BatchOptions::default()).unwrap_err();
-    assert!(err.to_string().contains("refusing to write the output over an input"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("refusing to write the output over an input"),
+        "{err}"
+    );
     assert!(err.to_string().contains("photo.png"));
     // Same through another spelling of the path.
     let other = dir.path().join(".").join("photo.png");
@@ -123,9 +163,15 @@ fn read_only_output_folder_is_a_clear_error_without_partial_files() {
     } else {
         locked
     };
-    let jobs = plan_jobs(&input, Some(&locked.join("photo_x2.png")), &BatchOptions::default()).unwrap();
+    let jobs = plan_jobs(
+        &input,
+        Some(&locked.join("photo_x2.png")),
+        &BatchOptions::default(),
+    )
+    .unwrap();
     let mut up = upscaler();
-    let report = prism_upscale::upscale_files(&mut up, &jobs, &WriteOptions::default(), true, false, None);
+    let report =
+        prism_upscale::upscale_files(&mut up, &jobs, &WriteOptions::default(), true, false, None);
     assert_eq!(report.outcome(), Outcome::Failed);
     let message = &report.failed[0].1;
     assert!(message.contains(&locked.display().to_string()), "{message}");
@@ -139,14 +185,17 @@ fn read_only_output_folder_is_a_clear_error_without_partial_files() {
 fn icc_profile_and_sixteen_bit_survive_a_round_trip() {
     let dir = tempfile::tempdir().unwrap();
     // A 16-bit PNG with an ICC profile (a real profile's bytes are opaque to Prism).
-    let photo = prism_media::read_image(&real_image("chelsea.png")).unwrap().image;
+    let photo = prism_media::read_image(&real_image("chelsea.png"))
+        .unwrap()
+        .image;
     let crop = image::DynamicImage::ImageRgb16(photo.crop_imm(100, 100, 32, 24).to_rgb16());
     let icc: Vec<u8> = (0..=255u8).cycle().take(560).collect();
     let input = dir.path().join("deep.png");
     prism_media::write_image(&input, &crop, Some(&icc), &WriteOptions::default()).unwrap();
     let jobs = plan_jobs(&input, None, &BatchOptions::default()).unwrap();
     let mut up = upscaler();
-    let report = prism_upscale::upscale_files(&mut up, &jobs, &WriteOptions::default(), true, false, None);
+    let report =
+        prism_upscale::upscale_files(&mut up, &jobs, &WriteOptions::default(), true, false, None);
     assert_eq!(report.outcome(), Outcome::Success, "{report:?}");
     let out = prism_media::read_image(&jobs[0].output).unwrap();
     assert_eq!(out.image.color(), image::ColorType::Rgb16);
@@ -157,10 +206,17 @@ fn icc_profile_and_sixteen_bit_survive_a_round_trip() {
         prism_media::write_image(&path, &out.image, Some(&icc), &WriteOptions::default()).unwrap();
         let back = prism_media::read_image(&path).unwrap();
         assert_eq!(back.image.dimensions(), (64, 48), "{ext}");
-        assert_eq!(back.icc_profile.as_deref(), Some(icc.as_slice()), "{ext} keeps ICC");
+        assert_eq!(
+            back.icc_profile.as_deref(),
+            Some(icc.as_slice()),
+            "{ext} keeps ICC"
+        );
     }
     assert_eq!(
-        prism_media::read_image(&dir.path().join("copy.tiff")).unwrap().image.color(),
+        prism_media::read_image(&dir.path().join("copy.tiff"))
+            .unwrap()
+            .image
+            .color(),
         image::ColorType::Rgb16
     );
 }
@@ -171,16 +227,31 @@ fn ffmpeg() -> PathBuf {
 
 /// An 8-frame 64x48 pan over a real photograph with a 440 Hz audio track.
 fn make_video(dir: &Path) -> PathBuf {
-    let photo = prism_media::read_image(&real_image("astronaut.png")).unwrap().image;
+    let photo = prism_media::read_image(&real_image("astronaut.png"))
+        .unwrap()
+        .image;
     for i in 0..8u32 {
-        photo.crop_imm(150 + 8 * i, 80 + 2 * i, 64, 48).save(dir.join(format!("f{i:02}.png"))).unwrap();
+        photo
+            .crop_imm(150 + 8 * i, 80 + 2 * i, 64, 48)
+            .save(dir.join(format!("f{i:02}.png")))
+            .unwrap();
     }
     let video = dir.join("pan.mp4");
     let status = Command::new(ffmpeg())
         .args(["-hide_banner", "-v", "error", "-y", "-framerate", "8", "-i"])
         .arg(dir.join("f%02d.png"))
         .args(["-f", "lavfi", "-i", "sine=frequency=440:duration=1"])
-        .args(["-c:v", "libx264", "-crf", "10", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest"])
+        .args([
+            "-c:v",
+            "libx264",
+            "-crf",
+            "10",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+            "-shortest",
+        ])
         .args(["-metadata", "title=prism test pan"])
         .arg(&video)
         .status()
@@ -198,31 +269,70 @@ fn video_upscaled_with_audio_and_metadata_kept() {
     assert!(source.has_audio);
     let output = dir.path().join("pan_x2.mp4");
     let mut up = upscaler();
-    let report = prism_upscale::upscale_video(&mut up, &video, &output, None, &VideoOptions::default(), false, None)
-        .unwrap();
+    let report = prism_upscale::upscale_video(
+        &mut up,
+        &video,
+        &output,
+        None,
+        &VideoOptions::default(),
+        false,
+        None,
+    )
+    .unwrap();
     assert_eq!(report.frames, 8);
     let info = probe(&ffmpeg(), &output).unwrap();
     assert_eq!((info.width, info.height), (128, 96));
     assert!(info.has_audio, "audio kept");
-    assert!((info.fps - 8.0).abs() < 1e-6, "frame rate kept: {}", info.fps);
+    assert!(
+        (info.fps - 8.0).abs() < 1e-6,
+        "frame rate kept: {}",
+        info.fps
+    );
     let text = String::from_utf8_lossy(
-        &Command::new(ffmpeg()).arg("-hide_banner").arg("-i").arg(&output).output().unwrap().stderr,
+        &Command::new(ffmpeg())
+            .arg("-hide_banner")
+            .arg("-i")
+            .arg(&output)
+            .output()
+            .unwrap()
+            .stderr,
     )
     .into_owned();
     assert!(text.contains("prism test pan"), "metadata kept: {text}");
-    let frames: Vec<_> = VideoReader::open(&ffmpeg(), &output, &info).unwrap().collect::<Result<_, _>>().unwrap();
+    let frames: Vec<_> = VideoReader::open(&ffmpeg(), &output, &info)
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
     assert_eq!(frames.len(), 8);
     // The content is the upscaled pan: each output frame is close to a Lanczos upscale of its source.
-    let first = prism_media::read_image(&dir.path().join("f00.png")).unwrap().image;
+    let first = prism_media::read_image(&dir.path().join("f00.png"))
+        .unwrap()
+        .image;
     let lanczos = prism_media::resize(&first, 128, 96).to_rgb8();
     let got = frames[0].to_rgb8();
-    let mean: f64 = got.as_raw().iter().zip(lanczos.as_raw()).map(|(&a, &b)| (f64::from(a) - f64::from(b)).abs()).sum::<f64>()
+    let mean: f64 = got
+        .as_raw()
+        .iter()
+        .zip(lanczos.as_raw())
+        .map(|(&a, &b)| (f64::from(a) - f64::from(b)).abs())
+        .sum::<f64>()
         / got.as_raw().len() as f64;
-    assert!(mean < 12.0, "mean abs difference to a Lanczos upscale: {mean}");
+    assert!(
+        mean < 12.0,
+        "mean abs difference to a Lanczos upscale: {mean}"
+    );
     // No temporary files left; the input is untouched; writing over the input is refused.
     assert!(files_in(dir.path()).iter().all(|n| !n.contains(".prism-")));
-    let err = prism_upscale::upscale_video(&mut up, &video, &video, None, &VideoOptions::default(), false, None)
-        .unwrap_err();
+    let err = prism_upscale::upscale_video(
+        &mut up,
+        &video,
+        &video,
+        None,
+        &VideoOptions::default(),
+        false,
+        None,
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("refusing"), "{err}");
     let err = prism_upscale::upscale_video(
         &mut up,

@@ -7,7 +7,12 @@ import sys
 from .spec import ModelSpec
 
 # (module, required): optional modules are skipped when they do not exist yet.
-SPEC_MODULES = (("prism_export.sr", True), ("prism_export.rife", False), ("prism_export.style", False))
+SPEC_MODULES = (
+    ("prism_export.sr", True),
+    ("prism_export.rife", False),
+    ("prism_export.rife_scales", False),
+    ("prism_export.style", False),
+)
 
 
 def all_specs(log=None) -> list[ModelSpec]:

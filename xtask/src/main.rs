@@ -27,6 +27,7 @@ const TEST_MODELS: &[&str] = &[
     "rife-v4.0",
     "rife-v4.0-refine",
     "rife-hd-v3",
+    "rife-v4.0-scale0.5",
     "style-mosaic",
     "vgg19-features",
     "vgg19-vjp",
@@ -312,7 +313,11 @@ fn style_demo(root: &Path) -> Result<()> {
 /// A static ffmpeg (from the imageio-ffmpeg wheel) for video tests and demos.
 fn provision_ffmpeg(root: &Path) -> Result<()> {
     step("ffmpeg (static build from the imageio-ffmpeg 0.8.1 wheel)");
-    pip_target(&root.join(".prism/tools/ffmpeg"), "imageio-ffmpeg==0.8.1", true)
+    pip_target(
+        &root.join(".prism/tools/ffmpeg"),
+        "imageio-ffmpeg==0.8.1",
+        true,
+    )
 }
 
 /// Real-ESRGAN x4plus (real weights) on a 128x128 crop of chelsea.png; writes the upscale and a

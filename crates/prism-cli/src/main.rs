@@ -15,8 +15,8 @@ use prism_core::{Model, ModelInfo, Provider, Runtime, RuntimeOptions, SessionOpt
 mod interpolate;
 mod report;
 mod session_args;
-mod upscale;
 mod style;
+mod upscale;
 
 use session_args::SessionArgs;
 

@@ -172,9 +172,10 @@ pub fn run(args: UpscaleArgs, runtime: &RuntimeOptions) -> Result<()> {
     );
 
     if is_video(&args.input) {
-        let output = args.output.clone().unwrap_or_else(|| {
-            prism_media::output_path(&args.input, None, None, &suffix, None)
-        });
+        let output = args
+            .output
+            .clone()
+            .unwrap_or_else(|| prism_media::output_path(&args.input, None, None, &suffix, None));
         let video = VideoOptions {
             codec: args.codec.clone(),
             crf: Some(args.crf),
@@ -201,7 +202,11 @@ pub fn run(args: UpscaleArgs, runtime: &RuntimeOptions) -> Result<()> {
             report.source.height,
             report.width,
             report.height,
-            if report.source.has_audio && !args.no_audio { ", audio copied" } else { "" }
+            if report.source.has_audio && !args.no_audio {
+                ", audio copied"
+            } else {
+                ""
+            }
         );
         return Ok(());
     }
@@ -244,7 +249,8 @@ pub fn run(args: UpscaleArgs, runtime: &RuntimeOptions) -> Result<()> {
         );
         return Ok(());
     }
-    let report = prism_upscale::upscale_files(&mut upscaler, &jobs, &write, !args.overwrite, show, None);
+    let report =
+        prism_upscale::upscale_files(&mut upscaler, &jobs, &write, !args.overwrite, show, None);
     eprintln!(
         "{} written, {} already done, {} failed",
         report.written.len(),
@@ -260,4 +266,3 @@ pub fn run(args: UpscaleArgs, runtime: &RuntimeOptions) -> Result<()> {
         Outcome::Failed => std::process::exit(1),
     }
 }
-

@@ -1,1 +1,52 @@
-//! Style transfer: fast feed-forward styles, and Gatys neural style as a Rust L-BFGS / Adam loop over ONNX VGG19 graphs.
+//! Style transfer: fast feed-forward styles, and Gatys neural style as a Rust L-BFGS / Adam loop
+//! over ONNX VGG19 graphs.
+//!
+//! # Neural style: the graph contract
+//!
+//! The network maths runs in ONNX Runtime, the loss and the optimiser in Rust. Two graphs are
+//! exported by `python -m prism_export export vgg19-features vgg19-vjp` (`-avgpool` variants for
+//! average pooling), both standard ONNX operators only (no `com.microsoft` training ops), so they
+//! run on the CPU, CUDA and TensorRT providers:
+//!
+//! - **`vgg19-features`**: `image [N,3,H,W]` (RGB 0..1; ImageNet mean/std normalisation is inside
+//!   the graph; H, W multiples of 16) → `relu1_1, relu2_1, relu3_1, relu4_1, relu5_1, relu4_2`.
+//! - **`vgg19-vjp`**: a pure vector-Jacobian product. Inputs `image` and `g_relu1_1 ..
+//!   g_relu4_2` (one upstream gradient per feature, same shapes as the features), output
+//!   `grad [N,3,H,W]` = `∂/∂image Σ_k ⟨g_k, f_k(image)⟩`. The backward pass is written out with
+//!   standard ops (ConvTranspose for the convolutions, ReLU masks, max-pool routing to the first
+//!   maximum of each window as PyTorch does). FP32 only.
+//!
+//! One optimiser step is therefore: features forward → loss and `∂loss/∂features` in Rust
+//! ([`loss`]) → VJP graph → `∂loss/∂image` (+ the total-variation gradient, in Rust) → update
+//! ([`optim`]). Choosing the VJP contract rather than a fused "loss + gradient" graph keeps the
+//! loss (Gram matrices, layer weights, style blends, multi-scale targets) free to change without
+//! re-exporting, at the cost of a second forward inside the VJP graph.
+//!
+//! **Weights.** No real VGG19 weights are reachable where Prism's models are exported here: the
+//! exported graphs carry *seeded random* weights (`prism.weights = seeded-random`), and results
+//! are stylisations by a random network. `--weights vgg19-dcbb9e9d.pth` at export time uses
+//! torchvision's real file, unchanged. [`Vgg::weights`] tells which one is loaded.
+//!
+//! # Fast style
+//!
+//! [`fast::FastStyle`] runs Johnson et al. TransformerNet graphs (`style-mosaic`, `style-candy`,
+//! `style-udnie`, `style-rain-princess`; seeded random weights unless exported from the official
+//! `.pth` files).
+
+pub mod color;
+pub mod error;
+pub mod fast;
+pub mod loss;
+pub mod neural;
+pub mod optim;
+pub mod sheet;
+pub mod vgg;
+
+pub use error::{Error, Result};
+pub use fast::{FastOptions, FastStyle};
+pub use loss::{LayerWeight, LossTerms, LossWeights};
+pub use neural::{
+    Init, NeuralOptions, NeuralResult, Optimizer, Progress, StyleImage, neural_style,
+};
+pub use optim::LineSearch;
+pub use vgg::{Layer, Pool, Vgg};

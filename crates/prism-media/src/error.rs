@@ -1,0 +1,78 @@
+//! Errors of the media crate; every variant names the file involved.
+
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Core(#[from] prism_core::Error),
+
+    #[error("{path}: {error}")]
+    Io {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+
+    #[error("{path}: cannot decode image: {reason}")]
+    Decode { path: PathBuf, reason: String },
+
+    #[error("{path}: unsupported format: {reason}")]
+    Unsupported { path: PathBuf, reason: String },
+
+    #[error("{path}: cannot encode image: {reason}")]
+    Encode { path: PathBuf, reason: String },
+
+    #[error("{path}: refusing to write the output over an input file")]
+    WouldOverwriteInput { path: PathBuf },
+
+    #[error("{path}: glob pattern `{pattern}` is invalid: {reason}")]
+    Glob {
+        path: PathBuf,
+        pattern: String,
+        reason: String,
+    },
+
+    #[error("{path}: no input images found{}", if *.filtered { " (after the glob filter)" } else { "" })]
+    NoInputs { path: PathBuf, filtered: bool },
+
+    #[error(
+        "ffmpeg not found; looked at: {}; install it, set PRISM_FFMPEG, pass --ffmpeg, or run `cargo xtask test` to provision one",
+        .tried.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+    )]
+    FfmpegNotFound { tried: Vec<PathBuf> },
+
+    #[error("{path}: ffmpeg: {message}")]
+    Ffmpeg { path: PathBuf, message: String },
+
+    #[error("cancelled")]
+    Cancelled,
+}
+
+impl Error {
+    /// The process exit code for this error (README table): 6 for inputs Prism cannot use,
+    /// 1 for I/O and tool failures, the core's codes for runtime and model errors.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Core(e) => e.exit_code(),
+            Error::Decode { .. }
+            | Error::Unsupported { .. }
+            | Error::WouldOverwriteInput { .. }
+            | Error::NoInputs { .. } => 6,
+            Error::Glob { .. } => 2,
+            Error::Io { .. }
+            | Error::Encode { .. }
+            | Error::FfmpegNotFound { .. }
+            | Error::Ffmpeg { .. }
+            | Error::Cancelled => 1,
+        }
+    }
+
+    pub(crate) fn io(path: &std::path::Path, error: std::io::Error) -> Error {
+        Error::Io {
+            path: path.to_path_buf(),
+            error,
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,43 @@
+//! Errors of the style crate, each naming the file or the option involved.
+
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Core(#[from] prism_core::Error),
+
+    #[error("{path}: {reason}")]
+    BadModel { path: PathBuf, reason: String },
+
+    #[error("invalid style options: {0}")]
+    Options(String),
+
+    #[error("image is {width}x{height}: {reason}")]
+    ImageSize {
+        width: u32,
+        height: u32,
+        reason: String,
+    },
+
+    #[error("the optimisation diverged at step {step} (loss {loss})")]
+    Diverged { step: usize, loss: f64 },
+
+    #[error("cancelled at step {step}")]
+    Cancelled { step: usize },
+}
+
+impl Error {
+    /// The process exit code (README's table): models 5, inputs that do not fit 6, else 1 or core's.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Core(e) => e.exit_code(),
+            Error::BadModel { .. } => 5,
+            Error::Options(_) => 2,
+            Error::ImageSize { .. } => 6,
+            Error::Diverged { .. } | Error::Cancelled { .. } => 1,
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

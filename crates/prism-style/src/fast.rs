@@ -1,0 +1,230 @@
+//! Fast (feed-forward) style: Johnson et al. TransformerNet graphs.
+
+use std::path::Path;
+
+use image::DynamicImage;
+use image::imageops::FilterType;
+use ndarray::{Array4, Ix4, s};
+use prism_core::{Model, SessionOptions, Tensor, ValueRange, image_to_tensor, tensor_to_image};
+
+use crate::color::{blend, preserve_colors};
+use crate::error::{Error, Result};
+
+/// Input sides are reflect-padded to a multiple of this (two stride-2 convolutions).
+pub const PAD_MULTIPLE: usize = 4;
+/// The smallest side the network's own reflection paddings accept.
+pub const MIN_SIDE: u32 = 8;
+
+/// How a fast style is applied.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FastOptions {
+    /// Shrink the input by this factor before stylising (the output has the shrunk size), as
+    /// `--content-scale` of PyTorch's fast_neural_style: larger values give coarser strokes.
+    pub content_scale: f32,
+    /// 1: the stylised image; 0: the content; in between, a linear blend.
+    pub strength: f32,
+    /// Keep the content's colours: luminance-only transfer.
+    pub preserve_colors: bool,
+}
+
+impl Default for FastOptions {
+    fn default() -> Self {
+        Self {
+            content_scale: 1.0,
+            strength: 1.0,
+            preserve_colors: false,
+        }
+    }
+}
+
+impl FastOptions {
+    pub fn validate(&self) -> Result<()> {
+        if !(self.content_scale > 0.0 && self.content_scale.is_finite()) {
+            return Err(Error::Options("content scale must be positive".into()));
+        }
+        if !(0.0..=1.0).contains(&self.strength) {
+            return Err(Error::Options("strength must be within 0..=1".into()));
+        }
+        Ok(())
+    }
+}
+
+/// A loaded TransformerNet style.
+pub struct FastStyle {
+    model: Model,
+    range: ValueRange,
+    /// `prism.weights`: `real` or `seeded-random`.
+    pub weights: String,
+    /// `prism.style` (mosaic, candy, ...) or the file stem.
+    pub style: String,
+}
+
+impl std::fmt::Debug for FastStyle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FastStyle")
+            .field("model", &self.model.path())
+            .field("style", &self.style)
+            .field("weights", &self.weights)
+            .finish()
+    }
+}
+
+impl FastStyle {
+    /// Loads a TransformerNet graph (one image input `[N,3,H,W]`, one output of the same shape).
+    pub fn load(path: &Path, options: &SessionOptions) -> Result<FastStyle> {
+        let model = Model::load(path, options)?;
+        let info = model.info();
+        if info.inputs.len() != 1 || info.outputs.len() != 1 {
+            return Err(Error::BadModel {
+                path: path.to_path_buf(),
+                reason: format!(
+                    "not a fast-style network: {} inputs and {} outputs (expected 1 and 1)",
+                    info.inputs.len(),
+                    info.outputs.len()
+                ),
+            });
+        }
+        if info
+            .metadata
+            .get("prism.task")
+            .is_some_and(|t| t != "style")
+        {
+            return Err(Error::BadModel {
+                path: path.to_path_buf(),
+                reason: format!(
+                    "is a `{}` model, not a style network",
+                    info.metadata["prism.task"]
+                ),
+            });
+        }
+        let range = info
+            .metadata
+            .get("prism.value_range")
+            .and_then(|v| ValueRange::from_metadata(v))
+            .unwrap_or(ValueRange::Byte);
+        let weights = info
+            .metadata
+            .get("prism.weights")
+            .cloned()
+            .unwrap_or_else(|| "unknown".into());
+        let style = info
+            .metadata
+            .get("prism.style")
+            .cloned()
+            .unwrap_or_else(|| {
+                path.file_stem()
+                    .map(|s| {
+                        s.to_string_lossy()
+                            .split('.')
+                            .next()
+                            .unwrap_or("")
+                            .to_string()
+                    })
+                    .unwrap_or_default()
+            });
+        Ok(FastStyle {
+            model,
+            range,
+            weights,
+            style,
+        })
+    }
+
+    /// The provider the network runs on.
+    pub fn provider(&self) -> prism_core::Provider {
+        self.model.provider()
+    }
+
+    /// Runs the network on `[1, 3, H, W]` RGB in the model's value range, any H and W (at least
+    /// [`MIN_SIDE`]): reflect-pads to a multiple of 4, crops back, clamps to the range.
+    pub fn run_tensor(&mut self, rgb: &Array4<f32>) -> Result<Array4<f32>> {
+        let (_, _, h, w) = rgb.dim();
+        if h < MIN_SIDE as usize || w < MIN_SIDE as usize {
+            return Err(Error::ImageSize {
+                width: w as u32,
+                height: h as u32,
+                reason: format!("fast style needs at least {MIN_SIDE}x{MIN_SIDE} pixels"),
+            });
+        }
+        let ph = h.next_multiple_of(PAD_MULTIPLE);
+        let pw = w.next_multiple_of(PAD_MULTIPLE);
+        let padded = Array4::from_shape_fn((1, 3, ph, pw), |(_, c, y, x)| {
+            rgb[[0, c, reflect(y, h), reflect(x, w)]]
+        });
+        let out = self.model.run(vec![Tensor::F32(padded.into_dyn())])?;
+        let out = out
+            .into_iter()
+            .next()
+            .expect("one output")
+            .into_f32()
+            .into_dimensionality::<Ix4>()
+            .map_err(|e| Error::BadModel {
+                path: self.model.path().to_path_buf(),
+                reason: format!("output is not 4-D: {e}"),
+            })?;
+        if out.dim() != (1, 3, ph, pw) {
+            return Err(Error::BadModel {
+                path: self.model.path().to_path_buf(),
+                reason: format!(
+                    "output shape {:?} is not the input's (1, 3, {ph}, {pw})",
+                    out.dim()
+                ),
+            });
+        }
+        let max = match self.range {
+            ValueRange::Unit => 1.0,
+            ValueRange::Byte => 255.0,
+        };
+        Ok(out.slice(s![.., .., ..h, ..w]).mapv(|v| v.clamp(0.0, max)))
+    }
+
+    /// Stylises an image: same kind of image out (bit depth, alpha kept), of the input's size
+    /// divided by `content_scale`.
+    pub fn stylize(&mut self, image: &DynamicImage, options: &FastOptions) -> Result<DynamicImage> {
+        options.validate()?;
+        let resized;
+        let image = if options.content_scale == 1.0 {
+            image
+        } else {
+            let w = (image.width() as f32 / options.content_scale)
+                .round()
+                .max(1.0) as u32;
+            let h = (image.height() as f32 / options.content_scale)
+                .round()
+                .max(1.0) as u32;
+            resized = image.resize_exact(w, h, FilterType::Lanczos3);
+            &resized
+        };
+        let input = image_to_tensor(image, self.range);
+        let mut out = self.run_tensor(&input.color)?;
+        let content = input.color.slice(s![0, .., .., ..]);
+        if options.strength < 1.0 {
+            blend(out.slice_mut(s![0, .., .., ..]), content, options.strength);
+        }
+        if options.preserve_colors {
+            preserve_colors(out.slice_mut(s![0, .., .., ..]), content);
+        }
+        let max = if self.range == ValueRange::Unit {
+            1.0
+        } else {
+            255.0
+        };
+        out.mapv_inplace(|v| v.clamp(0.0, max));
+        Ok(tensor_to_image(
+            out.slice(s![0, .., .., ..]),
+            input.alpha.as_ref().map(|a| a.view()),
+            input.layout,
+            self.range,
+        )?)
+    }
+}
+
+/// Mirror index (no edge repeat) of `i` into `0..n`, as ONNX / PyTorch reflect padding.
+fn reflect(i: usize, n: usize) -> usize {
+    if n == 1 {
+        return 0;
+    }
+    let period = 2 * (n - 1);
+    let m = i % period;
+    if m < n { m } else { period - m }
+}
