@@ -9,10 +9,11 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 use prism_core::bench::{BenchOptions, ShapeArg, bench};
-use prism_core::models::resolve_model;
 use prism_core::{Model, ModelInfo, Provider, Runtime, RuntimeOptions, SessionOptions};
+use prism_hub::resolve_model;
 
 mod interpolate;
+mod models;
 mod report;
 mod session_args;
 mod style;
@@ -49,7 +50,7 @@ enum Command {
     },
     /// Describe a model: inputs, outputs, parameters, opsets, metadata and the provider it runs on.
     Info {
-        /// A model file, or a model id from the export manifest.
+        /// A model file, or a model id (registry: local export, Hub cache or download).
         model: String,
         /// Read the file only; do not create a session.
         #[arg(long)]
@@ -61,7 +62,7 @@ enum Command {
     },
     /// Measure a model's latency on synthetic inputs.
     Bench {
-        /// A model file, or a model id from the export manifest.
+        /// A model file, or a model id (registry: local export, Hub cache or download).
         model: String,
         /// Input shape, e.g. 1x3x256x256 or img0=1x3x256x448; repeat for several inputs.
         #[arg(long = "shape", value_name = "[NAME=]DIMS")]
@@ -82,6 +83,8 @@ enum Command {
     Style(style::StyleArgs),
     /// Upscale images, folders or videos with a super-resolution model (tiled, seam-free).
     Upscale(Box<upscale::UpscaleArgs>),
+    /// Named models: the registry, the Hugging Face Hub cache, downloads and search.
+    Models(models::ModelsArgs),
 }
 
 fn main() -> ExitCode {
@@ -121,6 +124,11 @@ fn main() -> ExitCode {
                         .downcast_ref::<prism_style::Error>()
                         .map(prism_style::Error::exit_code)
                 })
+                .or_else(|| {
+                    error
+                        .downcast_ref::<prism_hub::Error>()
+                        .map(prism_hub::Error::exit_code)
+                })
                 .unwrap_or(1);
             ExitCode::from(code as u8)
         }
@@ -136,6 +144,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Style(args) => style::run(args, &runtime),
         Command::Devices { json } => devices(&runtime, json),
         Command::Upscale(args) => upscale::run(*args, &runtime),
+        Command::Models(args) => models::run(args),
         Command::Info {
             model,
             no_session,

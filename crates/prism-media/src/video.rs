@@ -140,11 +140,11 @@ fn parse_probe(text: &str) -> Option<VideoInfo> {
     let (mut width, mut height) = (0, 0);
     for field in &fields {
         let token = field.split_whitespace().next().unwrap_or("");
-        if let Some((w, h)) = token.split_once('x') {
-            if let (Ok(w), Ok(h)) = (w.parse(), h.parse()) {
-                (width, height) = (w, h);
-                break;
-            }
+        if let Some((w, h)) = token.split_once('x')
+            && let (Ok(w), Ok(h)) = (w.parse(), h.parse())
+        {
+            (width, height) = (w, h);
+            break;
         }
     }
     if width == 0 || height == 0 {
@@ -383,6 +383,7 @@ pub struct VideoWriter {
 impl VideoWriter {
     /// Starts an encoder for `width` x `height` frames at `frame_rate`; with `source` (and
     /// `keep_audio`) its audio streams and metadata are copied in.
+    #[allow(clippy::too_many_arguments)]
     pub fn create(
         ffmpeg: &Path,
         output: &Path,

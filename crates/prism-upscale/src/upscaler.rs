@@ -340,15 +340,13 @@ impl Upscaler {
         let multiple = self.info.pad_multiple;
         let xs = Axis::new(w, tile, overlap, multiple);
         let ys = Axis::new(h, tile, overlap, multiple);
-        if let Some((fh, fw)) = self.info.fixed_size {
-            if xs.extent != fw || ys.extent != fh {
-                // Graph with a static shape: every tile must be exactly that shape.
-                if w < fw || h < fh {
-                    return Err(too_large(&format!(
-                        "the model takes fixed {fw}x{fh} inputs; the image is smaller"
-                    )));
-                }
-            }
+        // A graph with a static shape takes only tiles of exactly that shape.
+        if let Some((fh, fw)) = self.info.fixed_size
+            && (xs.extent != fw || ys.extent != fh)
+        {
+            return Err(too_large(&format!(
+                "the model takes fixed {fw}x{fh} inputs; the image is smaller"
+            )));
         }
         let planes = if matches!(alpha, AlphaPlan::Model) {
             4
@@ -590,11 +588,10 @@ fn inspect(model: &mut Model, path: &Path) -> Result<SrModelInfo> {
             info.inputs.len()
         )));
     }
-    if let Some(task) = info.metadata.get("prism.task") {
-        if task != "upscale" {
+    if let Some(task) = info.metadata.get("prism.task")
+        && task != "upscale" {
             return Err(not_sr(format!("its prism.task is `{task}`")));
         }
-    }
     let fixed_size = info.inputs[0]
         .shape
         .as_ref()
@@ -974,8 +971,8 @@ impl Strip {
                 Some(ndarray::Array2::from_shape_vec((n, width), values).expect("sized"))
             }
         };
-        if premultiplied {
-            if let Some(a) = &alpha_plane {
+        if premultiplied
+            && let Some(a) = &alpha_plane {
                 for mut plane in color.outer_iter_mut() {
                     ndarray::Zip::from(&mut plane).and(a).par_for_each(|c, &a| {
                         *c = if a > 1.0 / 65535.0 {
@@ -986,7 +983,6 @@ impl Strip {
                     });
                 }
             }
-        }
         let part = tensor_to_image(
             color.view(),
             alpha_plane.as_ref().map(|a| a.view()),

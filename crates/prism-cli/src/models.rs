@@ -1,0 +1,416 @@
+//! `prism models`: the registry, the Hub cache and downloads.
+
+use anyhow::{Result, bail};
+use clap::{Args, Subcommand};
+use prism_hub::{ManagerOptions, ModelManager, registry::TASKS};
+
+#[derive(Args)]
+pub struct ModelsArgs {
+    #[command(subcommand)]
+    command: ModelsCommand,
+}
+
+#[derive(Subcommand)]
+enum ModelsCommand {
+    /// Registry models and where each is available (export, Hub cache).
+    List {
+        /// Only models of this task (upscale, interpolate, style, features).
+        #[arg(long)]
+        task: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// One model: registry facts, local availability and Hub metadata (when reachable).
+    Info {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Download a model's Hub files into the cache and verify them (fp32 and fp16 where listed).
+    Download { id: String },
+    /// The Hub cache.
+    Cache {
+        #[command(subcommand)]
+        command: CacheCommand,
+    },
+    /// Search the Hub for ONNX models of a task.
+    Search {
+        /// Free text matched against repository ids (default: a keyword for the task).
+        query: Option<String>,
+        #[arg(long, default_value = "upscale")]
+        task: String,
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum CacheCommand {
+    /// Cached files with their sizes.
+    Ls {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove one model's repositories (a registry id or owner/name), or the whole cache.
+    Clear { id: Option<String> },
+}
+
+pub fn run(args: ModelsArgs) -> Result<()> {
+    let manager = ModelManager::new(ManagerOptions::default())?;
+    match args.command {
+        ModelsCommand::List { task, json } => list(&manager, task.as_deref(), json),
+        ModelsCommand::Info { id, json } => info(&manager, &id, json),
+        ModelsCommand::Download { id } => download(&manager, &id),
+        ModelsCommand::Cache { command } => match command {
+            CacheCommand::Ls { json } => cache_ls(&manager, json),
+            CacheCommand::Clear { id } => cache_clear(&manager, id.as_deref()),
+        },
+        ModelsCommand::Search {
+            query,
+            task,
+            limit,
+            json,
+        } => search(&manager, query, &task, limit, json),
+    }
+}
+
+fn availability(manager: &ModelManager, entry: &prism_hub::ModelEntry) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    if manager.exported_path(entry).is_some() {
+        out.push("exported".to_string());
+    }
+    let hub = manager.hub()?;
+    for (v, f) in entry.hub_files() {
+        if hub.cached(f).is_some() {
+            out.push(format!("cached:{}", v.precision));
+        }
+    }
+    Ok(out)
+}
+
+fn list(manager: &ModelManager, task: Option<&str>, json: bool) -> Result<()> {
+    if let Some(t) = task
+        && !TASKS.contains(&t)
+    {
+        bail!("unknown task `{t}` (expected one of {})", TASKS.join(", "));
+    }
+    let mut rows = Vec::new();
+    for entry in manager.registry().by_task(task) {
+        let available = availability(manager, entry)?;
+        let sources: Vec<&str> = [
+            entry.exported().then_some("export"),
+            entry.hub_files().next().map(|_| "hub"),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        rows.push(serde_json::json!({
+            "id": entry.id, "task": entry.task, "architecture": entry.architecture,
+            "scale": entry.scale, "precisions": entry.variants.iter().map(|v| v.precision.clone()).collect::<Vec<_>>(),
+            "sources": sources, "available": available, "license": entry.license,
+        }));
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(());
+    }
+    println!(
+        "{:<32} {:<12} {:<6} {:<10} {:<12} available",
+        "id", "task", "scale", "precision", "sources"
+    );
+    for r in rows {
+        let join = |k: &str| {
+            r[k].as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str())
+                        .collect::<Vec<_>>()
+                        .join(",")
+                })
+                .unwrap_or_default()
+        };
+        let available = join("available");
+        println!(
+            "{:<32} {:<12} {:<6} {:<10} {:<12} {}",
+            r["id"].as_str().unwrap_or(""),
+            r["task"].as_str().unwrap_or(""),
+            r["scale"]
+                .as_u64()
+                .map(|s| format!("x{s}"))
+                .unwrap_or_default(),
+            join("precisions"),
+            join("sources"),
+            if available.is_empty() {
+                "-".into()
+            } else {
+                available
+            },
+        );
+    }
+    Ok(())
+}
+
+fn entry<'a>(manager: &'a ModelManager, id: &str) -> Result<&'a prism_hub::ModelEntry> {
+    manager.registry().get(id).ok_or_else(|| {
+        prism_hub::Error::UnknownModel {
+            id: id.to_string(),
+            registry: manager.registry().path.clone(),
+        }
+        .into()
+    })
+}
+
+fn info(manager: &ModelManager, id: &str, json: bool) -> Result<()> {
+    let entry = entry(manager, id)?;
+    let hub = manager.hub()?;
+    let mut remote = Vec::new();
+    for (v, f) in entry.hub_files() {
+        let meta = hub
+            .info(&f.repo, Some(&f.revision))
+            .map_err(|e| e.to_string());
+        remote.push(serde_json::json!({
+            "precision": v.precision, "repo": f.repo, "revision": f.revision, "file": f.file,
+            "pinned": f.is_pinned(), "sha256": v.sha256, "cached": hub.cached(f),
+            "hub": match &meta { Ok(m) => serde_json::to_value(m)?, Err(e) => serde_json::json!({"unreachable": e}) },
+        }));
+    }
+    let report = serde_json::json!({
+        "entry": entry, "exported": manager.exported_path(entry), "hub_files": remote,
+        "cache": hub.cache().root, "endpoint": hub.endpoint(), "offline": hub.offline(),
+    });
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(());
+    }
+    println!(
+        "{}  ({}, {}{})",
+        entry.id,
+        entry.task,
+        entry.architecture,
+        entry.scale.map(|s| format!(", x{s}")).unwrap_or_default()
+    );
+    println!("  {}", entry.description);
+    println!("  licence: {}", entry.license);
+    let io = &entry.io;
+    if !io.inputs.is_empty() {
+        println!(
+            "  inputs: {}  outputs: {}",
+            io.inputs.join(", "),
+            io.outputs.join(", ")
+        );
+    }
+    if let Some(r) = &io.value_range {
+        println!("  value range: {r}");
+    }
+    if let Some(p) = io.pad_multiple {
+        println!("  pad multiple: {p}");
+    }
+    if let Some(t) = io.tile {
+        println!("  fixed tile: {t}x{t}");
+    }
+    match manager.exported_path(entry) {
+        Some(p) => println!("  export: {}", p.display()),
+        None if entry.exported() => println!(
+            "  export: not exported (python -m prism_export export {})",
+            entry.id
+        ),
+        None => {}
+    }
+    for r in &report["hub_files"].as_array().cloned().unwrap_or_default() {
+        println!(
+            "  hub {}: {}@{} {}{}",
+            r["precision"].as_str().unwrap_or(""),
+            r["repo"].as_str().unwrap_or(""),
+            r["revision"].as_str().unwrap_or(""),
+            r["file"].as_str().unwrap_or(""),
+            if r["pinned"].as_bool() == Some(true) {
+                ""
+            } else {
+                "  (unpinned)"
+            },
+        );
+        match r["cached"].as_str() {
+            Some(p) => println!("    cached: {p}"),
+            None => println!("    not cached"),
+        }
+        let h = &r["hub"];
+        if let Some(e) = h["unreachable"].as_str() {
+            println!("    Hub: {e}");
+        } else {
+            println!(
+                "    Hub: commit {}  downloads {}  likes {}  licence {}",
+                h["sha"].as_str().unwrap_or("?"),
+                h["downloads"]
+                    .as_u64()
+                    .map(|d| d.to_string())
+                    .unwrap_or("?".into()),
+                h["likes"]
+                    .as_u64()
+                    .map(|d| d.to_string())
+                    .unwrap_or("?".into()),
+                h["license"].as_str().unwrap_or("?"),
+            );
+        }
+    }
+    Ok(())
+}
+
+fn download(manager: &ModelManager, id: &str) -> Result<()> {
+    let entry = entry(manager, id)?;
+    if entry.hub_files().next().is_none() {
+        bail!(
+            "model `{id}` has no Hub source; it comes from the local export: python -m prism_export export {id}"
+        );
+    }
+    let hub = manager.hub()?;
+    for (v, f) in entry.hub_files() {
+        let got = hub.download(f, v.sha256.as_deref(), v.size)?;
+        println!(
+            "{} {}: {} ({} bytes, sha256 {}{}{})",
+            entry.id,
+            v.precision,
+            got.path.display(),
+            got.size,
+            got.sha256.as_deref().unwrap_or("unknown"),
+            if got.cached { ", already cached" } else { "" },
+            if got.resumed_from > 0 {
+                format!(", resumed at {}", got.resumed_from)
+            } else {
+                String::new()
+            },
+        );
+        if !f.is_pinned() {
+            eprintln!(
+                "warning: {} is not pinned to a commit (revision `{}`)",
+                entry.id, f.revision
+            );
+        }
+    }
+    Ok(())
+}
+
+fn cache_ls(manager: &ModelManager, json: bool) -> Result<()> {
+    let cache = manager.hub()?.cache().clone();
+    let (files, partials) = cache.list()?;
+    let total: u64 = files.iter().map(|f| f.size).sum();
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "cache": cache.root, "files": files, "partial": partials, "total_bytes": total,
+            }))?
+        );
+        return Ok(());
+    }
+    println!("cache: {}", cache.root.display());
+    for f in &files {
+        let ids: Vec<&str> = manager
+            .registry()
+            .models
+            .iter()
+            .filter(|m| {
+                m.hub_files()
+                    .any(|(_, h)| h.repo == f.repo && h.file == f.file)
+            })
+            .map(|m| m.id.as_str())
+            .collect();
+        println!(
+            "{:>10}  {}@{} {}{}{}",
+            human(f.size),
+            f.repo,
+            &f.commit[..f.commit.len().min(12)],
+            f.file,
+            if f.refs.is_empty() {
+                String::new()
+            } else {
+                format!(" [{}]", f.refs.join(","))
+            },
+            if ids.is_empty() {
+                String::new()
+            } else {
+                format!("  ({})", ids.join(", "))
+            },
+        );
+    }
+    for p in &partials {
+        println!(
+            "{:>10}  {} partial download {}",
+            human(p.size),
+            p.repo,
+            p.path.display()
+        );
+    }
+    println!("{:>10}  total ({} files)", human(total), files.len());
+    Ok(())
+}
+
+fn cache_clear(manager: &ModelManager, id: Option<&str>) -> Result<()> {
+    let cache = manager.hub()?.cache().clone();
+    let freed = match id {
+        None => cache.clear(None)?,
+        Some(id) => {
+            let repos: Vec<String> = match manager.registry().get(id) {
+                Some(e) => e.hub_files().map(|(_, f)| f.repo.clone()).collect(),
+                None if id.contains('/') => vec![id.to_string()],
+                None => bail!("`{id}` is neither a registry id nor an owner/name repository"),
+            };
+            let mut freed = 0;
+            for repo in repos {
+                freed += cache.clear(Some(&repo))?;
+            }
+            freed
+        }
+    };
+    println!("freed {} from {}", human(freed), cache.root.display());
+    Ok(())
+}
+
+fn search(
+    manager: &ModelManager,
+    query: Option<String>,
+    task: &str,
+    limit: usize,
+    json: bool,
+) -> Result<()> {
+    let query = query.unwrap_or_else(|| {
+        match task {
+            "upscale" => "esrgan",
+            "interpolate" => "rife",
+            "style" => "style-transfer",
+            _ => "vgg19",
+        }
+        .to_string()
+    });
+    let found = manager.hub()?.search(&query, Some("onnx"), limit)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&found)?);
+        return Ok(());
+    }
+    for m in found {
+        println!(
+            "{:<50} downloads {:>8}  likes {:>5}  {}",
+            m.id,
+            m.downloads.unwrap_or(0),
+            m.likes.unwrap_or(0),
+            m.pipeline_tag.unwrap_or_default()
+        );
+    }
+    Ok(())
+}
+
+fn human(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = bytes as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}

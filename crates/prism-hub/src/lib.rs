@@ -1,0 +1,24 @@
+//! Prism's models: the registry of named models (`models/registry.toml`), a Hugging Face Hub client
+//! that downloads into the standard Hub cache with integrity checks, resume and an offline mode, and
+//! the model manager every task resolves and loads its models through.
+//!
+//! ```no_run
+//! use prism_hub::{ManagerOptions, ModelManager};
+//! let manager = ModelManager::new(ManagerOptions::default())?;
+//! let model = manager.load("realesrgan-x4plus", Some("upscale"), &Default::default())?;
+//! println!("{}", model.lock().unwrap().provider());
+//! # Ok::<(), prism_hub::Error>(())
+//! ```
+
+pub mod cache;
+pub mod error;
+pub mod hub;
+pub mod manager;
+pub mod names;
+pub mod registry;
+
+pub use cache::{Cache, CachedFile};
+pub use error::{Error, Result};
+pub use hub::{Downloaded, Hub, HubOptions, RemoteInfo, RemoteModel};
+pub use manager::{ManagerOptions, ModelManager, Resolved, Source, default_manager, resolve_model};
+pub use registry::{HubFile, IoContract, ModelEntry, Registry, Variant};

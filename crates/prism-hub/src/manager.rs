@@ -1,0 +1,423 @@
+//! The model manager: resolves what a user typed (a path or a registry id) to a verified file — from
+//! the local export, the Hub cache or a download, in that order — and keeps loaded sessions in an
+//! in-process cache bounded by memory, least recently used out first.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::SystemTime;
+
+use prism_core::{Model, Precision, SessionOptions};
+use serde::Serialize;
+
+use crate::cache::sha256_file;
+use crate::error::{Error, Result};
+use crate::hub::{Hub, HubOptions};
+use crate::names;
+use crate::registry::{ModelEntry, Registry, Variant};
+
+/// Manager settings.
+#[derive(Debug, Clone)]
+pub struct ManagerOptions {
+    pub hub: HubOptions,
+    /// Upper bound for the loaded sessions' memory, estimated as the size of their model files (the
+    /// weights dominate a session's resident memory; per-run activations are not counted).
+    pub memory_budget: u64,
+    /// Download from the Hub when a model is neither exported nor cached.
+    pub download: bool,
+}
+
+impl Default for ManagerOptions {
+    fn default() -> Self {
+        Self {
+            hub: HubOptions {
+                progress: true,
+                ..HubOptions::default()
+            },
+            memory_budget: 4 << 30,
+            download: true,
+        }
+    }
+}
+
+/// Where a resolved model file came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Source {
+    /// The user gave a file path.
+    Path,
+    /// The local export, verified against its manifest.
+    Export,
+    /// The Hub cache, without a transfer.
+    Cache,
+    /// Downloaded from the Hub just now.
+    Download,
+}
+
+/// A model file ready to load.
+#[derive(Debug, Clone, Serialize)]
+pub struct Resolved {
+    pub path: PathBuf,
+    pub id: Option<String>,
+    pub source: Source,
+    pub sha256: Option<String>,
+}
+
+struct Slot {
+    key: String,
+    id: String,
+    model: Arc<Mutex<Model>>,
+    bytes: u64,
+    used: u64,
+}
+
+#[derive(Default)]
+struct Sessions {
+    slots: Vec<Slot>,
+    clock: u64,
+}
+
+/// Loads models by id, once, and keeps them while they fit the memory budget.
+pub struct ModelManager {
+    registry: Registry,
+    options: ManagerOptions,
+    hub: OnceLock<Hub>,
+    verified: Mutex<HashMap<PathBuf, (u64, Option<SystemTime>)>>,
+    sessions: Mutex<Sessions>,
+}
+
+impl ModelManager {
+    /// A manager over the default registry ([`Registry::load_default`]).
+    pub fn new(options: ManagerOptions) -> Result<ModelManager> {
+        Ok(ModelManager::with_registry(
+            Registry::load_default()?,
+            options,
+        ))
+    }
+
+    pub fn with_registry(registry: Registry, options: ManagerOptions) -> ModelManager {
+        ModelManager {
+            registry,
+            options,
+            hub: OnceLock::new(),
+            verified: Mutex::default(),
+            sessions: Mutex::default(),
+        }
+    }
+
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// The Hub client, created on first use.
+    pub fn hub(&self) -> Result<&Hub> {
+        if let Some(hub) = self.hub.get() {
+            return Ok(hub);
+        }
+        let hub = Hub::new(&self.options.hub)?;
+        Ok(self.hub.get_or_init(|| hub))
+    }
+
+    /// A path is used as is; a registry id resolves to its export (verified against the export
+    /// manifest), else its Hub file from the cache, else a download. `precision` picks the Hub
+    /// variant (export models give the FP32 file; sessions switch to the FP16 sibling on GPUs).
+    /// Ids only an export manifest knows (not in the registry) resolve through that manifest.
+    pub fn resolve(&self, arg: &str, precision: Precision) -> Result<Resolved> {
+        let path = Path::new(arg);
+        if path.is_file() || arg.ends_with(".onnx") || arg.contains(std::path::MAIN_SEPARATOR) {
+            return Ok(Resolved {
+                path: path.to_path_buf(),
+                id: None,
+                source: Source::Path,
+                sha256: None,
+            });
+        }
+        let Some(entry) = self.registry.get(arg) else {
+            return match prism_core::models::resolve_model(arg) {
+                Ok(path) => Ok(Resolved {
+                    path,
+                    id: Some(arg.to_string()),
+                    source: Source::Export,
+                    sha256: None,
+                }),
+                Err(prism_core::Error::UnknownModel { .. }) => Err(Error::UnknownModel {
+                    id: arg.to_string(),
+                    registry: self.registry.path.clone(),
+                }),
+                Err(e) => Err(e.into()),
+            };
+        };
+        let mut reasons = Vec::new();
+        if entry.exported() {
+            match self.export_file(entry, true)? {
+                Some((path, sha256)) => {
+                    return Ok(Resolved {
+                        path,
+                        id: Some(entry.id.clone()),
+                        source: Source::Export,
+                        sha256,
+                    });
+                }
+                None => reasons.push("not exported".to_string()),
+            }
+        }
+        if let Some(variant) = pick_hub_variant(entry, precision) {
+            let hf = variant.hub.as_ref().expect("picked a hub variant");
+            let hub = self.hub()?;
+            // A pinned, cached file needs no network at all.
+            let pinned_hit = hf.is_pinned().then(|| hub.cached(hf)).flatten();
+            if pinned_hit.is_some() || self.options.download || hub.offline() {
+                let got = hub.download(hf, variant.sha256.as_deref(), variant.size)?;
+                return Ok(Resolved {
+                    path: got.path,
+                    id: Some(entry.id.clone()),
+                    source: if got.cached {
+                        Source::Cache
+                    } else {
+                        Source::Download
+                    },
+                    sha256: got.sha256,
+                });
+            }
+            match hub.cached(hf) {
+                Some(path) => {
+                    return Ok(Resolved {
+                        path,
+                        id: Some(entry.id.clone()),
+                        source: Source::Cache,
+                        sha256: None,
+                    });
+                }
+                None => reasons.push(format!(
+                    "{}@{}/{} is not cached and downloads are off",
+                    hf.repo, hf.revision, hf.file
+                )),
+            }
+        }
+        Err(Error::Unavailable {
+            id: entry.id.clone(),
+            reason: reasons.join("; "),
+            hub: if entry.hub_files().next().is_some() {
+                " or download it with `prism models download`"
+            } else {
+                ""
+            },
+        })
+    }
+
+    /// The exported FP32 file of `entry` from the first manifest that lists it, checked against the
+    /// manifest's size and sha256 (the hash once per process and file version).
+    /// Where the export put `entry`'s FP32 file, if it did (size and hash not checked).
+    pub fn exported_path(&self, entry: &ModelEntry) -> Option<PathBuf> {
+        self.export_file(entry, false)
+            .ok()
+            .flatten()
+            .map(|(p, _)| p)
+    }
+
+    fn export_file(
+        &self,
+        entry: &ModelEntry,
+        verify: bool,
+    ) -> Result<Option<(PathBuf, Option<String>)>> {
+        for dir in prism_core::models::manifest_dirs() {
+            let manifest = dir.join("manifest.json");
+            let Ok(text) = std::fs::read_to_string(&manifest) else {
+                continue;
+            };
+            let items: Vec<ManifestEntry> =
+                serde_json::from_str(&text).map_err(|e| Error::Registry {
+                    path: manifest.clone(),
+                    line: e.line(),
+                    message: format!("unreadable export manifest: {e}"),
+                })?;
+            let Some(item) = items.into_iter().find(|i| i.id == entry.id) else {
+                continue;
+            };
+            let Some(file) = item
+                .files
+                .get("fp32")
+                .or_else(|| item.files.values().next())
+            else {
+                continue;
+            };
+            names::repo_file(&file.path.to_string_lossy())?;
+            let path = dir.join(&file.path);
+            let Ok(meta) = std::fs::metadata(&path) else {
+                continue;
+            };
+            if !verify {
+                return Ok(Some((path, file.sha256.clone())));
+            }
+            if let Some(size) = file.size_bytes
+                && size != meta.len()
+            {
+                return Err(Error::ChecksumMismatch {
+                    what: format!(
+                        "{} (size {} in {})",
+                        path.display(),
+                        size,
+                        manifest.display()
+                    ),
+                    expected: file.sha256.clone().unwrap_or_default(),
+                    actual: format!("a file of {} bytes; re-export it", meta.len()),
+                });
+            }
+            if let Some(want) = &file.sha256 {
+                let stamp = (meta.len(), meta.modified().ok());
+                let known = self.verified.lock().expect("not poisoned").get(&path) == Some(&stamp);
+                if !known {
+                    let got = sha256_file(&path)?;
+                    if &got != want {
+                        return Err(Error::ChecksumMismatch {
+                            what: format!(
+                                "{} (listed in {}; re-export it)",
+                                path.display(),
+                                manifest.display()
+                            ),
+                            expected: want.clone(),
+                            actual: got,
+                        });
+                    }
+                    self.verified
+                        .lock()
+                        .expect("not poisoned")
+                        .insert(path.clone(), stamp);
+                }
+            }
+            return Ok(Some((path, file.sha256.clone())));
+        }
+        Ok(None)
+    }
+
+    /// The session for `id` (a registry id or a path), loading it on first use. With `task`, a
+    /// registry model of another task is refused. The returned handle stays valid after eviction;
+    /// the manager just stops holding it.
+    pub fn load(
+        &self,
+        id: &str,
+        task: Option<&str>,
+        options: &SessionOptions,
+    ) -> Result<Arc<Mutex<Model>>> {
+        if let (Some(task), Some(entry)) = (task, self.registry.get(id))
+            && entry.task != task
+        {
+            return Err(Error::WrongTask {
+                id: id.to_string(),
+                expected: task.to_string(),
+                actual: entry.task.clone(),
+            });
+        }
+        let key = format!(
+            "{id}|{:?}|{:?}|{:?}|{:?}",
+            options.device, options.precision, options.optimization, options.intra_threads
+        );
+        {
+            let mut s = self.sessions.lock().expect("not poisoned");
+            s.clock += 1;
+            let now = s.clock;
+            if let Some(slot) = s.slots.iter_mut().find(|slot| slot.key == key) {
+                slot.used = now;
+                return Ok(slot.model.clone());
+            }
+        }
+        let resolved = self.resolve(id, options.precision)?;
+        let model = Model::load(&resolved.path, options)?;
+        let bytes = std::fs::metadata(model.path())
+            .map(|m| m.len())
+            .unwrap_or(0);
+        let model = Arc::new(Mutex::new(model));
+        let mut s = self.sessions.lock().expect("not poisoned");
+        s.clock += 1;
+        let now = s.clock;
+        s.slots.push(Slot {
+            key,
+            id: id.to_string(),
+            model: model.clone(),
+            bytes,
+            used: now,
+        });
+        // Least recently used out first; the model just loaded always stays.
+        while s.slots.len() > 1
+            && s.slots.iter().map(|x| x.bytes).sum::<u64>() > self.options.memory_budget
+        {
+            let (oldest, _) = s
+                .slots
+                .iter()
+                .enumerate()
+                .filter(|(_, x)| x.used != now)
+                .min_by_key(|(_, x)| x.used)
+                .expect("more than one slot");
+            let gone = s.slots.remove(oldest);
+            tracing::info!(model = %gone.id, bytes = gone.bytes, "unloaded (memory budget)");
+        }
+        Ok(model)
+    }
+
+    /// Drops the manager's sessions of `id` (all settings); returns how many.
+    pub fn unload(&self, id: &str) -> usize {
+        let mut s = self.sessions.lock().expect("not poisoned");
+        let before = s.slots.len();
+        s.slots.retain(|x| x.id != id);
+        before - s.slots.len()
+    }
+
+    /// Drops every session.
+    pub fn clear(&self) {
+        self.sessions.lock().expect("not poisoned").slots.clear();
+    }
+
+    /// The ids of loaded sessions, most recently used first, with their estimated bytes.
+    pub fn loaded(&self) -> Vec<(String, u64)> {
+        let s = self.sessions.lock().expect("not poisoned");
+        let mut v: Vec<_> = s
+            .slots
+            .iter()
+            .map(|x| (x.used, x.id.clone(), x.bytes))
+            .collect();
+        v.sort_by(|a, b| b.0.cmp(&a.0));
+        v.into_iter().map(|(_, id, b)| (id, b)).collect()
+    }
+}
+
+fn pick_hub_variant(entry: &ModelEntry, precision: Precision) -> Option<&Variant> {
+    let want = if precision == Precision::Fp16 {
+        "fp16"
+    } else {
+        "fp32"
+    };
+    entry
+        .hub_files()
+        .find(|(v, _)| v.precision == want)
+        .or_else(|| entry.hub_files().next())
+        .map(|(v, _)| v)
+}
+
+#[derive(serde::Deserialize)]
+struct ManifestEntry {
+    id: String,
+    files: std::collections::BTreeMap<String, ManifestFile>,
+}
+
+#[derive(serde::Deserialize)]
+struct ManifestFile {
+    path: PathBuf,
+    sha256: Option<String>,
+    size_bytes: Option<u64>,
+}
+
+/// Drop-in replacement for `prism_core::models::resolve_model` with the whole resolution chain
+/// (registry id -> local export -> Hub cache -> download), using a process-wide default manager.
+pub fn resolve_model(arg: &str) -> Result<PathBuf> {
+    Ok(default_manager()?.resolve(arg, Precision::Auto)?.path)
+}
+
+/// The process-wide manager with default options (environment-driven Hub settings).
+pub fn default_manager() -> Result<&'static ModelManager> {
+    static MANAGER: OnceLock<ModelManager> = OnceLock::new();
+    if let Some(m) = MANAGER.get() {
+        return Ok(m);
+    }
+    let m = ModelManager::new(ManagerOptions::default())?;
+    Ok(MANAGER.get_or_init(|| m))
+}

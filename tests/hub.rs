@@ -1,0 +1,714 @@
+//! The Hub client against an in-process loopback server that speaks the Hub protocol the client uses
+//! (`HEAD`/`GET /{repo}/resolve/{revision}/{file}` with ETag, X-Repo-Commit, redirects to a CDN path
+//! and Range requests; `/api/models/{repo}` and `/api/models?search=`), and against a pre-populated
+//! cache. Every failure must leave nothing half-written in the cache.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use prism_hub::{Error, Hub, HubFile, HubOptions};
+use sha2::{Digest, Sha256};
+
+const COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
+
+#[derive(Clone, Default)]
+struct Served {
+    body: Vec<u8>,
+    /// `None`: the body's sha256 (an LFS file).
+    etag: Option<String>,
+    commit: Option<String>,
+    status: Option<u16>,
+    /// Close the connection after this many body bytes, on the first GET only.
+    truncate_first_get: Option<usize>,
+    redirect: bool,
+    token: Option<String>,
+    extra: Vec<(String, String)>,
+}
+
+#[derive(Default)]
+struct State {
+    files: HashMap<String, Served>,
+    log: Vec<String>,
+    truncated: bool,
+}
+
+struct Server {
+    url: String,
+    state: Arc<Mutex<State>>,
+}
+
+fn sha(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+impl Server {
+    fn start() -> Server {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let state = Arc::new(Mutex::new(State::default()));
+        let shared = state.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let state = shared.clone();
+                std::thread::spawn(move || handle(stream, &state));
+            }
+        });
+        Server { url, state }
+    }
+
+    fn serve(&self, path: &str, served: Served) {
+        self.state
+            .lock()
+            .unwrap()
+            .files
+            .insert(path.to_string(), served);
+    }
+
+    fn log(&self) -> Vec<String> {
+        self.state.lock().unwrap().log.clone()
+    }
+}
+
+fn etag_of(s: &Served) -> String {
+    s.etag.clone().unwrap_or_else(|| sha(&s.body))
+}
+
+fn handle(stream: TcpStream, state: &Mutex<State>) {
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut line = String::new();
+    if reader.read_line(&mut line).is_err() {
+        return;
+    }
+    let mut parts = line.split_whitespace();
+    let method = parts.next().unwrap_or("").to_string();
+    let target = parts.next().unwrap_or("").to_string();
+    let mut headers = HashMap::new();
+    loop {
+        let mut h = String::new();
+        if reader.read_line(&mut h).is_err() || h.trim().is_empty() {
+            break;
+        }
+        if let Some((k, v)) = h.split_once(':') {
+            headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
+        }
+    }
+    let range = headers.get("range").cloned();
+    state.lock().unwrap().log.push(format!(
+        "{method} {target}{}",
+        range
+            .as_ref()
+            .map(|r| format!(" range={r}"))
+            .unwrap_or_default()
+    ));
+    let mut out = stream;
+    let reply = |out: &mut TcpStream,
+                 status: u16,
+                 hdrs: &[(String, String)],
+                 body: &[u8],
+                 send_body: bool| {
+        let mut head = format!("HTTP/1.1 {status} X\r\nConnection: close\r\n");
+        for (k, v) in hdrs {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
+        if !hdrs
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+        {
+            head.push_str(&format!("Content-Length: {}\r\n", body.len()));
+        }
+        head.push_str("\r\n");
+        let _ = out.write_all(head.as_bytes());
+        if send_body {
+            let _ = out.write_all(body);
+        }
+    };
+    let path = target.split('?').next().unwrap_or("").to_string();
+    if path == "/api/models" {
+        let body = serde_json::json!([
+            {"id": "qualcomm/Real-ESRGAN-x4plus", "downloads": 1000, "likes": 10, "pipeline_tag": "image-to-image", "tags": ["onnx"]},
+            {"id": "someone/esrgan-onnx", "downloads": 5, "likes": 0, "tags": ["onnx"]}
+        ]);
+        assert!(target.contains("search=esrgan"), "{target}");
+        return reply(
+            &mut out,
+            200,
+            &[("Content-Type".into(), "application/json".into())],
+            body.to_string().as_bytes(),
+            true,
+        );
+    }
+    if let Some(repo) = path.strip_prefix("/api/models/") {
+        let repo = repo.split("/revision/").next().unwrap().to_string();
+        let files: Vec<_> = state
+            .lock()
+            .unwrap()
+            .files
+            .keys()
+            .filter_map(|k| k.strip_prefix(&format!("{repo}/")).map(str::to_string))
+            .collect();
+        if files.is_empty() {
+            return reply(
+                &mut out,
+                404,
+                &[("X-Error-Code".into(), "RepoNotFound".into())],
+                b"{\"error\":\"Repository not found\"}",
+                true,
+            );
+        }
+        let body = serde_json::json!({
+            "id": repo, "sha": COMMIT, "downloads": 42, "likes": 3, "tags": ["onnx", "license:bsd-3-clause"],
+            "siblings": files.iter().map(|f| serde_json::json!({"rfilename": f})).collect::<Vec<_>>()
+        });
+        return reply(
+            &mut out,
+            200,
+            &[("Content-Type".into(), "application/json".into())],
+            body.to_string().as_bytes(),
+            true,
+        );
+    }
+    // The CDN: content addressed by etag, supports ranges.
+    let (served, is_cdn) = if let Some(etag) = path.strip_prefix("/cdn/") {
+        let s = state.lock().unwrap();
+        let found = s.files.values().find(|f| etag_of(f) == etag).cloned();
+        (found, true)
+    } else if let Some((repo, rest)) = path.trim_start_matches('/').split_once("/resolve/") {
+        let mut segs = rest.splitn(2, '/');
+        let _rev = segs.next();
+        let file = segs.next().unwrap_or("");
+        let repo = repo.to_string();
+        (
+            state
+                .lock()
+                .unwrap()
+                .files
+                .get(&format!("{repo}/{file}"))
+                .cloned(),
+            false,
+        )
+    } else {
+        (None, false)
+    };
+    let Some(served) = served else {
+        return reply(
+            &mut out,
+            404,
+            &[("X-Error-Code".into(), "EntryNotFound".into())],
+            b"not found",
+            true,
+        );
+    };
+    if let Some(token) = &served.token
+        && headers.get("authorization") != Some(&format!("Bearer {token}"))
+        && !is_cdn
+    {
+        return reply(
+            &mut out,
+            401,
+            &[("X-Error-Message".into(), "Invalid credentials".into())],
+            b"unauthorized",
+            true,
+        );
+    }
+    if let Some(status) = served.status {
+        return reply(
+            &mut out,
+            status,
+            &[("X-Error-Message".into(), "boom".into())],
+            b"error",
+            true,
+        );
+    }
+    let etag = etag_of(&served);
+    let commit = served.commit.clone().unwrap_or_else(|| COMMIT.to_string());
+    let mut hdrs: Vec<(String, String)> = vec![
+        ("X-Repo-Commit".into(), commit.clone()),
+        ("Accept-Ranges".into(), "bytes".into()),
+    ];
+    hdrs.extend(served.extra.iter().cloned());
+    if served.redirect && !is_cdn {
+        hdrs.push(("X-Linked-Etag".into(), format!("\"{etag}\"")));
+        hdrs.push(("X-Linked-Size".into(), served.body.len().to_string()));
+        hdrs.push(("Location".into(), format!("/cdn/{etag}")));
+        return reply(&mut out, 302, &hdrs, b"", true);
+    }
+    hdrs.push(("ETag".into(), format!("\"{etag}\"")));
+    let body = &served.body;
+    let (status, slice) = match range.as_deref().and_then(|r| r.strip_prefix("bytes=")) {
+        Some(r) if method == "GET" => {
+            let (a, b) = r.split_once('-').unwrap();
+            let a: usize = a.parse().unwrap();
+            let b: usize = if b.is_empty() {
+                body.len() - 1
+            } else {
+                b.parse().unwrap()
+            };
+            hdrs.push((
+                "Content-Range".into(),
+                format!("bytes {a}-{b}/{}", body.len()),
+            ));
+            (206, &body[a..=b])
+        }
+        _ => (200, &body[..]),
+    };
+    if method == "HEAD" {
+        hdrs.push(("Content-Length".into(), slice.len().to_string()));
+        return reply(&mut out, status, &hdrs, b"", false);
+    }
+    let cut = {
+        let mut s = state.lock().unwrap();
+        match served.truncate_first_get {
+            Some(n) if !s.truncated => {
+                s.truncated = true;
+                Some(n)
+            }
+            _ => None,
+        }
+    };
+    match cut {
+        Some(n) => {
+            hdrs.push(("Content-Length".into(), slice.len().to_string()));
+            let mut head = format!("HTTP/1.1 {status} X\r\nConnection: close\r\n");
+            for (k, v) in &hdrs {
+                head.push_str(&format!("{k}: {v}\r\n"));
+            }
+            head.push_str("\r\n");
+            let _ = out.write_all(head.as_bytes());
+            let _ = out.write_all(&slice[..n]);
+            let _ = out.flush();
+            let _ = out.shutdown(std::net::Shutdown::Both);
+        }
+        None => reply(&mut out, status, &hdrs, slice, true),
+    }
+    let _ = reader.read(&mut [0u8; 0]);
+}
+
+fn hub(server: &Server, cache: &Path, token: Option<&str>, offline: bool) -> Hub {
+    Hub::new(&HubOptions {
+        endpoint: Some(server.url.clone()),
+        token: Some(token.unwrap_or("").to_string()).filter(|t| !t.is_empty()),
+        cache_dir: Some(cache.to_path_buf()),
+        offline: Some(offline),
+        progress: false,
+    })
+    .unwrap()
+}
+
+fn file(repo: &str, revision: &str, name: &str) -> HubFile {
+    HubFile {
+        repo: repo.into(),
+        revision: revision.into(),
+        file: name.into(),
+    }
+}
+
+/// Every plain file and link under `dir`, relative, sorted (locks excluded).
+fn tree(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            let meta = std::fs::symlink_metadata(&p).unwrap();
+            if meta.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p.strip_prefix(dir).unwrap().to_string_lossy().to_string();
+                if !rel.contains(".locks") {
+                    out.push(rel);
+                }
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn body(n: usize, seed: u8) -> Vec<u8> {
+    (0..n)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect()
+}
+
+#[test]
+fn download_via_redirect_is_verified_cached_and_served_offline() {
+    let server = Server::start();
+    let data = body(300_000, 1);
+    server.serve(
+        "acme/sr/model.onnx",
+        Served {
+            body: data.clone(),
+            redirect: true,
+            ..Default::default()
+        },
+    );
+    let cache = tempfile::tempdir().unwrap();
+    let h = hub(&server, cache.path(), None, false);
+    let f = file("acme/sr", "main", "model.onnx");
+    let got = h.download(&f, None, None).unwrap();
+    assert!(!got.cached);
+    assert_eq!(std::fs::read(&got.path).unwrap(), data);
+    assert_eq!(got.sha256.as_deref(), Some(sha(&data).as_str()));
+    assert_eq!(got.commit, COMMIT);
+    let etag = sha(&data);
+    assert_eq!(
+        tree(cache.path()),
+        vec![
+            format!("models--acme--sr/blobs/{etag}"),
+            "models--acme--sr/refs/main".to_string(),
+            format!("models--acme--sr/snapshots/{COMMIT}/model.onnx"),
+        ]
+    );
+    assert!(
+        server
+            .log()
+            .iter()
+            .any(|l| l.starts_with(&format!("GET /cdn/{etag}")))
+    );
+    // Second call: the cache serves, no transfer.
+    let gets = server.log().iter().filter(|l| l.starts_with("GET")).count();
+    let again = h
+        .download(&f, Some(&etag), Some(data.len() as u64))
+        .unwrap();
+    assert!(again.cached);
+    assert_eq!(
+        server.log().iter().filter(|l| l.starts_with("GET")).count(),
+        gets
+    );
+    // Offline hit: no request at all.
+    let requests = server.log().len();
+    let off = hub(&server, cache.path(), None, true);
+    let hit = off.download(&f, Some(&etag), None).unwrap();
+    assert_eq!(hit.path, got.path);
+    assert_eq!(server.log().len(), requests);
+}
+
+#[test]
+fn offline_miss_is_a_clear_error_and_writes_nothing() {
+    let server = Server::start();
+    let cache = tempfile::tempdir().unwrap();
+    let off = hub(&server, cache.path(), None, true);
+    let e = off
+        .download(&file("acme/sr", "main", "model.onnx"), None, None)
+        .unwrap_err();
+    assert!(matches!(e, Error::OfflineMiss { .. }), "{e}");
+    assert!(e.to_string().contains("HF_HUB_OFFLINE"), "{e}");
+    assert!(tree(cache.path()).is_empty());
+    assert!(server.log().is_empty());
+}
+
+#[test]
+fn prepopulated_cache_is_used_offline_and_checked_against_the_registry_hash() {
+    let server = Server::start();
+    let cache = tempfile::tempdir().unwrap();
+    let data = body(1000, 7);
+    let etag = sha(&data);
+    let repo = cache.path().join("models--acme--sr");
+    std::fs::create_dir_all(repo.join("blobs")).unwrap();
+    std::fs::create_dir_all(repo.join("refs")).unwrap();
+    std::fs::create_dir_all(repo.join(format!("snapshots/{COMMIT}/onnx"))).unwrap();
+    std::fs::write(repo.join("blobs").join(&etag), &data).unwrap();
+    std::fs::write(repo.join("refs/main"), COMMIT).unwrap();
+    std::os::unix::fs::symlink(
+        format!("../../../blobs/{etag}"),
+        repo.join(format!("snapshots/{COMMIT}/onnx/model.onnx")),
+    )
+    .unwrap();
+    let off = hub(&server, cache.path(), None, true);
+    let f = file("acme/sr", "main", "onnx/model.onnx");
+    let hit = off.download(&f, Some(&etag), None).unwrap();
+    assert_eq!(std::fs::read(&hit.path).unwrap(), data);
+    assert_eq!(hit.sha256.as_deref(), Some(etag.as_str()));
+    // Pinned by commit works too.
+    off.download(&file("acme/sr", COMMIT, "onnx/model.onnx"), None, None)
+        .unwrap();
+    let wrong = "f".repeat(64);
+    let e = off.download(&f, Some(&wrong), None).unwrap_err();
+    assert!(matches!(e, Error::ChecksumMismatch { .. }), "{e}");
+    let ls = prism_hub::Cache::new(cache.path()).list().unwrap().0;
+    assert_eq!(ls.len(), 1);
+    assert_eq!(ls[0].file, "onnx/model.onnx");
+    assert_eq!(ls[0].size, 1000);
+    assert_eq!(ls[0].refs, vec!["main".to_string()]);
+}
+
+#[test]
+fn unauthorized_then_authorized() {
+    let server = Server::start();
+    let data = body(5000, 3);
+    server.serve(
+        "acme/private/m.onnx",
+        Served {
+            body: data.clone(),
+            token: Some("hf_good".into()),
+            ..Default::default()
+        },
+    );
+    let cache = tempfile::tempdir().unwrap();
+    let f = file("acme/private", "main", "m.onnx");
+    for token in [None, Some("hf_bad")] {
+        let e = hub(&server, cache.path(), token, false)
+            .download(&f, None, None)
+            .unwrap_err();
+        assert!(matches!(e, Error::Unauthorized { status: 401, .. }), "{e}");
+        assert!(e.to_string().contains("HF_TOKEN"), "{e}");
+        assert!(tree(cache.path()).is_empty());
+    }
+    let got = hub(&server, cache.path(), Some("hf_good"), false)
+        .download(&f, None, None)
+        .unwrap();
+    assert_eq!(std::fs::read(got.path).unwrap(), data);
+}
+
+#[test]
+fn not_found_and_server_error_leave_nothing() {
+    let server = Server::start();
+    server.serve(
+        "acme/sr/broken.onnx",
+        Served {
+            body: body(10, 0),
+            status: Some(500),
+            ..Default::default()
+        },
+    );
+    let cache = tempfile::tempdir().unwrap();
+    let h = hub(&server, cache.path(), None, false);
+    let e = h
+        .download(&file("acme/sr", "main", "missing.onnx"), None, None)
+        .unwrap_err();
+    assert!(matches!(e, Error::NotFound { .. }), "{e}");
+    assert!(e.to_string().contains("no such file"), "{e}");
+    let e = h
+        .download(&file("acme/sr", "main", "broken.onnx"), None, None)
+        .unwrap_err();
+    assert!(matches!(e, Error::Http { status: 500, .. }), "{e}");
+    assert!(tree(cache.path()).is_empty());
+}
+
+#[test]
+fn truncated_download_keeps_only_a_partial_and_resumes_with_a_range() {
+    let server = Server::start();
+    let data = body(200_000, 9);
+    let etag = sha(&data);
+    server.serve(
+        "acme/sr/big.onnx",
+        Served {
+            body: data.clone(),
+            truncate_first_get: Some(70_000),
+            ..Default::default()
+        },
+    );
+    let cache = tempfile::tempdir().unwrap();
+    let h = hub(&server, cache.path(), None, false);
+    let f = file("acme/sr", "main", "big.onnx");
+    let e = h.download(&f, None, None).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::Truncated {
+                received: 70_000,
+                expected: 200_000,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    // Nothing usable was written: no blob, no ref, no snapshot, only the resumable partial.
+    assert_eq!(
+        tree(cache.path()),
+        vec![format!("models--acme--sr/blobs/{etag}.incomplete")]
+    );
+    assert!(h.cached(&f).is_none());
+    let got = h.download(&f, None, None).unwrap();
+    assert_eq!(got.resumed_from, 70_000);
+    assert_eq!(std::fs::read(&got.path).unwrap(), data);
+    assert!(
+        server
+            .log()
+            .iter()
+            .any(|l| l.contains("range=bytes=70000-199999")),
+        "{:?}",
+        server.log()
+    );
+    assert!(
+        !tree(cache.path())
+            .iter()
+            .any(|p| p.ends_with(".incomplete"))
+    );
+}
+
+#[test]
+fn checksum_mismatch_deletes_the_download() {
+    let server = Server::start();
+    let data = body(4096, 5);
+    // A non-LFS file: the ETag is a git sha1, so only the registry hash can catch the mismatch.
+    server.serve(
+        "acme/sr/m.onnx",
+        Served {
+            body: data.clone(),
+            etag: Some("a".repeat(40)),
+            ..Default::default()
+        },
+    );
+    let cache = tempfile::tempdir().unwrap();
+    let h = hub(&server, cache.path(), None, false);
+    let wrong = sha(b"something else");
+    let e = h
+        .download(&file("acme/sr", "main", "m.onnx"), Some(&wrong), None)
+        .unwrap_err();
+    assert!(matches!(e, Error::ChecksumMismatch { .. }), "{e}");
+    assert!(e.to_string().contains("deleted"), "{e}");
+    assert!(tree(cache.path()).is_empty(), "{:?}", tree(cache.path()));
+    // An LFS file whose announced sha256 differs from the registry is refused before any transfer.
+    server.serve(
+        "acme/sr/lfs.onnx",
+        Served {
+            body: data,
+            ..Default::default()
+        },
+    );
+    let e = h
+        .download(&file("acme/sr", "main", "lfs.onnx"), Some(&wrong), None)
+        .unwrap_err();
+    assert!(matches!(e, Error::ChecksumMismatch { .. }), "{e}");
+    assert!(
+        !server
+            .log()
+            .iter()
+            .any(|l| l.starts_with("GET /acme/sr/resolve/main/lfs.onnx"))
+    );
+    assert!(tree(cache.path()).is_empty());
+}
+
+#[test]
+fn hostile_names_from_the_server_never_become_paths() {
+    let server = Server::start();
+    let outside = tempfile::tempdir().unwrap();
+    let cache_parent = tempfile::tempdir().unwrap();
+    let cache = cache_parent.path().join("hub");
+    std::fs::create_dir_all(&cache).unwrap();
+    let evil = format!("../../../../{}/evil", outside.path().display());
+    server.serve(
+        "acme/sr/a.onnx",
+        Served {
+            body: body(100, 1),
+            etag: Some(evil.clone()),
+            ..Default::default()
+        },
+    );
+    server.serve(
+        "acme/sr/b.onnx",
+        Served {
+            body: body(100, 2),
+            commit: Some("../../../escape".into()),
+            ..Default::default()
+        },
+    );
+    let h = hub(&server, &cache, None, false);
+    for (name, header) in [("a.onnx", "ETag"), ("b.onnx", "X-Repo-Commit")] {
+        let e = h
+            .download(&file("acme/sr", "main", name), None, None)
+            .unwrap_err();
+        assert!(
+            matches!(e, Error::HostileResponse { header: h, .. } if h == header),
+            "{e}"
+        );
+    }
+    assert!(tree(&cache).is_empty());
+    assert!(tree(outside.path()).is_empty());
+    assert_eq!(tree(cache_parent.path()), Vec::<String>::new());
+    // A download that suggests its own file name is stored under the requested name only.
+    let data = body(100, 3);
+    server.serve(
+        "acme/sr/c.onnx",
+        Served {
+            body: data.clone(),
+            extra: vec![(
+                "Content-Disposition".into(),
+                "attachment; filename=\"../../evil.onnx\"".into(),
+            )],
+            ..Default::default()
+        },
+    );
+    let got = h
+        .download(&file("acme/sr", "main", "c.onnx"), None, None)
+        .unwrap();
+    assert!(got.path.starts_with(&cache) && got.path.ends_with("c.onnx"));
+    assert_eq!(tree(cache_parent.path()).len(), 3);
+    // Names from the caller are validated before any request.
+    let e = h
+        .download(&file("acme/sr", "main", "../x.onnx"), None, None)
+        .unwrap_err();
+    assert!(matches!(e, Error::InvalidName { .. }), "{e}");
+}
+
+#[test]
+fn concurrent_downloads_share_one_transfer() {
+    let server = Server::start();
+    let data = body(500_000, 4);
+    server.serve(
+        "acme/sr/m.onnx",
+        Served {
+            body: data.clone(),
+            ..Default::default()
+        },
+    );
+    let cache = tempfile::tempdir().unwrap();
+    let paths: Vec<PathBuf> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                s.spawn(|| {
+                    hub(&server, cache.path(), None, false)
+                        .download(&file("acme/sr", "main", "m.onnx"), None, None)
+                        .unwrap()
+                        .path
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for p in &paths {
+        assert_eq!(std::fs::read(p).unwrap(), data);
+    }
+    let gets = server
+        .log()
+        .iter()
+        .filter(|l| l.starts_with("GET /acme/sr/resolve"))
+        .count();
+    assert_eq!(gets, 1, "{:?}", server.log());
+    assert_eq!(tree(cache.path()).len(), 3);
+}
+
+#[test]
+fn model_api_info_and_search() {
+    let server = Server::start();
+    server.serve(
+        "acme/sr/m.onnx",
+        Served {
+            body: body(10, 0),
+            ..Default::default()
+        },
+    );
+    let cache = tempfile::tempdir().unwrap();
+    let h = hub(&server, cache.path(), None, false);
+    let info = h.info("acme/sr", Some("main")).unwrap();
+    assert_eq!(info.sha.as_deref(), Some(COMMIT));
+    assert_eq!(info.files, vec!["m.onnx".to_string()]);
+    assert_eq!(info.license.as_deref(), Some("bsd-3-clause"));
+    let e = h.info("acme/none", None).unwrap_err();
+    assert!(matches!(e, Error::NotFound { .. }), "{e}");
+    let found = h.search("esrgan", Some("onnx"), 10).unwrap();
+    assert_eq!(found[0].id, "qualcomm/Real-ESRGAN-x4plus");
+    assert!(
+        server
+            .log()
+            .iter()
+            .any(|l| l.contains("/api/models?") && l.contains("filter=onnx"))
+    );
+}
