@@ -345,3 +345,48 @@ fn video_upscaled_with_audio_and_metadata_kept() {
     );
     assert!(err.is_ok() || err.unwrap_err().to_string().contains("f00.png"));
 }
+
+/// A JPEG whose EXIF says "rotate 90° clockwise" (orientation 6) is read upright.
+#[test]
+fn exif_orientation_is_applied() {
+    let dir = tempfile::tempdir().unwrap();
+    let photo = prism_media::read_image(&real_image("astronaut.png"))
+        .unwrap()
+        .image;
+    let crop = photo.crop_imm(100, 100, 40, 24);
+    let plain = dir.path().join("plain.jpg");
+    prism_media::write_image(&plain, &crop, None, &WriteOptions::default()).unwrap();
+    let jpeg = std::fs::read(&plain).unwrap();
+    // APP1 "Exif": little-endian TIFF header, one IFD entry: Orientation (0x0112) SHORT = 6.
+    let mut tiff = b"II*\0\x08\0\0\0\x01\0".to_vec();
+    tiff.extend_from_slice(&[0x12, 0x01, 3, 0, 1, 0, 0, 0, 6, 0, 0, 0, 0, 0, 0, 0]);
+    let mut app1 = b"Exif\0\0".to_vec();
+    app1.extend_from_slice(&tiff);
+    let mut rotated = jpeg[..2].to_vec();
+    rotated.extend_from_slice(&[0xFF, 0xE1]);
+    rotated.extend_from_slice(&((app1.len() + 2) as u16).to_be_bytes());
+    rotated.extend_from_slice(&app1);
+    rotated.extend_from_slice(&jpeg[2..]);
+    let path = dir.path().join("rotated.jpg");
+    std::fs::write(&path, rotated).unwrap();
+    let loaded = prism_media::read_image(&path).unwrap();
+    assert_eq!(loaded.orientation, image::metadata::Orientation::Rotate90);
+    assert_eq!(loaded.image.dimensions(), (24, 40), "rotated upright");
+    let jobs = plan_jobs(&path, None, &BatchOptions::default()).unwrap();
+    let report = prism_upscale::upscale_files(
+        &mut upscaler(),
+        &jobs,
+        &WriteOptions::default(),
+        true,
+        false,
+        None,
+    );
+    assert_eq!(report.outcome(), Outcome::Success, "{report:?}");
+    assert_eq!(
+        prism_media::read_image(&jobs[0].output)
+            .unwrap()
+            .image
+            .dimensions(),
+        (48, 80)
+    );
+}

@@ -131,6 +131,8 @@ impl Vgg {
         // The VJP graph exists in FP32 only; an FP16 forward would not match it.
         let mut options = options.clone();
         options.precision = prism_core::Precision::Fp32;
+        // Shapes change from scale to scale, and an arena would keep every scale's high-water mark.
+        options.cpu_memory_arena = false;
         let features = Model::load(features, &options)?;
         let vjp = Model::load(vjp, &options)?;
         let names: Vec<&str> = features

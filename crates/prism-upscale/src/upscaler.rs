@@ -589,9 +589,10 @@ fn inspect(model: &mut Model, path: &Path) -> Result<SrModelInfo> {
         )));
     }
     if let Some(task) = info.metadata.get("prism.task")
-        && task != "upscale" {
-            return Err(not_sr(format!("its prism.task is `{task}`")));
-        }
+        && task != "upscale"
+    {
+        return Err(not_sr(format!("its prism.task is `{task}`")));
+    }
     let fixed_size = info.inputs[0]
         .shape
         .as_ref()
@@ -971,18 +972,17 @@ impl Strip {
                 Some(ndarray::Array2::from_shape_vec((n, width), values).expect("sized"))
             }
         };
-        if premultiplied
-            && let Some(a) = &alpha_plane {
-                for mut plane in color.outer_iter_mut() {
-                    ndarray::Zip::from(&mut plane).and(a).par_for_each(|c, &a| {
-                        *c = if a > 1.0 / 65535.0 {
-                            (*c / a).clamp(0.0, 1.0)
-                        } else {
-                            0.0
-                        };
-                    });
-                }
+        if premultiplied && let Some(a) = &alpha_plane {
+            for mut plane in color.outer_iter_mut() {
+                ndarray::Zip::from(&mut plane).and(a).par_for_each(|c, &a| {
+                    *c = if a > 1.0 / 65535.0 {
+                        (*c / a).clamp(0.0, 1.0)
+                    } else {
+                        0.0
+                    };
+                });
             }
+        }
         let part = tensor_to_image(
             color.view(),
             alpha_plane.as_ref().map(|a| a.view()),
