@@ -12,7 +12,7 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use image::DynamicImage;
 use prism_core::RuntimeOptions;
-use prism_core::models::resolve_model;
+use prism_hub::resolve_model;
 use prism_interpolate::sequence::{DEFAULT_DEDUP_THRESHOLD, DEFAULT_SCENE_THRESHOLD};
 use prism_interpolate::{
     FrameKind, FrameRate, InterpolatedStream, Interpolator, InterpolatorOptions, OutputFrame,

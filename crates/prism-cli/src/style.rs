@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use prism_core::RuntimeOptions;
-use prism_core::models::resolve_model;
+use prism_hub::resolve_model;
 use prism_media::{BatchOptions, Outcome, WriteOptions, plan_jobs, read_image, write_image};
 use prism_style::loss::LayerWeight;
 use prism_style::{

@@ -156,7 +156,7 @@ pub fn run(args: UpscaleArgs, runtime: &RuntimeOptions) -> Result<()> {
         tta: args.tta,
     };
     let show = !args.no_progress && std::io::stderr().is_terminal();
-    let path = prism_core::models::resolve_model(&args.model)?;
+    let path = prism_hub::resolve_model(&args.model)?;
     let mut upscaler = Upscaler::new(&path, options).map_err(exit_with)?;
     let suffix = args.suffix.clone().unwrap_or_else(|| match scale {
         OutputScale::Factor(f) => format!("_x{f}"),

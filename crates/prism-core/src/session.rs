@@ -406,7 +406,9 @@ fn register(
     options: &SessionOptions,
 ) -> std::result::Result<SessionBuilder, String> {
     let result = match provider {
-        Provider::Cpu => ort::ep::CPU::default().with_arena_allocator(options.cpu_memory_arena).register(&mut builder),
+        Provider::Cpu => ort::ep::CPU::default()
+            .with_arena_allocator(options.cpu_memory_arena)
+            .register(&mut builder),
         Provider::Cuda => {
             use ort::ep::cuda::ConvAlgorithmSearch;
             let mut ep = ort::ep::CUDA::default()

@@ -6,6 +6,8 @@ use std::path::PathBuf;
 pub enum Error {
     #[error(transparent)]
     Core(#[from] prism_core::Error),
+    #[error(transparent)]
+    Hub(#[from] prism_hub::Error),
 
     #[error("{path}: {reason}")]
     BadModel { path: PathBuf, reason: String },
@@ -32,6 +34,7 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Core(e) => e.exit_code(),
+            Error::Hub(e) => e.exit_code(),
             Error::BadModel { .. } => 5,
             Error::Options(_) => 2,
             Error::ImageSize { .. } => 6,

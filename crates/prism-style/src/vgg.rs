@@ -4,8 +4,8 @@
 use std::path::Path;
 
 use ndarray::{Array4, Ix4};
-use prism_core::models::resolve_model;
 use prism_core::{Model, SessionOptions, Tensor};
+use prism_hub::resolve_model;
 
 use crate::error::{Error, Result};
 

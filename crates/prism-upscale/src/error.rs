@@ -6,6 +6,8 @@ use std::path::PathBuf;
 pub enum Error {
     #[error(transparent)]
     Core(#[from] prism_core::Error),
+    #[error(transparent)]
+    Hub(#[from] prism_hub::Error),
 
     #[error(transparent)]
     Media(#[from] prism_media::Error),
@@ -37,6 +39,7 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Core(e) => e.exit_code(),
+            Error::Hub(e) => e.exit_code(),
             Error::Media(e) => e.exit_code(),
             Error::NotSuperResolution { .. } => 5,
             Error::TooLarge { .. } => 6,

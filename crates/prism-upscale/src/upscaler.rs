@@ -158,7 +158,7 @@ impl std::fmt::Debug for Upscaler {
 impl Upscaler {
     /// Loads a model by manifest id or path.
     pub fn from_model(id_or_path: &str, options: UpscaleOptions) -> Result<Upscaler> {
-        let path = prism_core::models::resolve_model(id_or_path)?;
+        let path = prism_hub::resolve_model(id_or_path)?;
         Upscaler::new(&path, options)
     }
 
