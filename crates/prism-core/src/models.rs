@@ -1,9 +1,10 @@
 //! Finding a model file from what a user typed: a path, or a model id from an export manifest.
 //!
 //! Manifests are searched in `$PRISM_MODELS_DIR` and then in this checkout's `export/out/`
-//! (written by `python -m prism_export export`).
+//! (written by `python -m prism_export export`). This is the one reader of those manifests;
+//! `prism-hub` builds its registry, cache and download chain on top of it.
 
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 use crate::error::{Error, Result};
 
@@ -18,15 +19,19 @@ pub fn manifest_dirs() -> Vec<PathBuf> {
     dirs
 }
 
-/// An existing `.onnx` path is used as is; otherwise `arg` is looked up as a model id and its FP32
-/// file returned (the session picks the FP16 sibling on GPUs).
-pub fn resolve_model(arg: &str) -> Result<PathBuf> {
-    let path = Path::new(arg);
-    if path.is_file() || arg.ends_with(".onnx") || arg.contains(std::path::MAIN_SEPARATOR) {
-        return Ok(path.to_path_buf());
-    }
-    let dirs = manifest_dirs();
-    for dir in &dirs {
+/// An exported model file as its manifest describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportedFile {
+    pub path: PathBuf,
+    pub sha256: Option<String>,
+    pub size_bytes: Option<u64>,
+    /// The manifest that listed it.
+    pub manifest: PathBuf,
+}
+
+/// The FP32 file of model `id` from the first manifest that lists it and whose file exists.
+pub fn find_exported(id: &str) -> Result<Option<ExportedFile>> {
+    for dir in manifest_dirs() {
         let manifest = dir.join("manifest.json");
         let Ok(text) = std::fs::read_to_string(&manifest) else {
             continue;
@@ -36,20 +41,57 @@ pub fn resolve_model(arg: &str) -> Result<PathBuf> {
                 path: manifest.clone(),
                 reason: format!("unreadable manifest: {e}"),
             })?;
-        if let Some(entry) = entries.into_iter().find(|e| e.id == arg) {
-            let file = entry
-                .files
-                .get("fp32")
-                .or_else(|| entry.files.values().next());
-            if let Some(file) = file {
-                return Ok(dir.join(&file.path));
-            }
+        let Some(entry) = entries.into_iter().find(|e| e.id == id) else {
+            continue;
+        };
+        let Some(file) = entry
+            .files
+            .get("fp32")
+            .or_else(|| entry.files.values().next())
+        else {
+            continue;
+        };
+        // Manifest paths are relative to the manifest's folder and never leave it.
+        if !file
+            .path
+            .components()
+            .all(|c| matches!(c, Component::Normal(_)))
+        {
+            return Err(Error::NotOnnx {
+                path: manifest,
+                reason: format!("unsafe file path `{}` for `{id}`", file.path.display()),
+            });
+        }
+        let path = dir.join(&file.path);
+        if path.is_file() {
+            return Ok(Some(ExportedFile {
+                path,
+                sha256: file.sha256.clone(),
+                size_bytes: file.size_bytes,
+                manifest,
+            }));
         }
     }
-    Err(Error::UnknownModel {
-        id: arg.to_string(),
-        searched: dirs.iter().map(|d| d.join("manifest.json")).collect(),
-    })
+    Ok(None)
+}
+
+/// An existing `.onnx` path is used as is; otherwise `arg` is looked up as a model id and its FP32
+/// file returned (the session picks the FP16 sibling on GPUs).
+pub fn resolve_model(arg: &str) -> Result<PathBuf> {
+    let path = Path::new(arg);
+    if path.is_file() || arg.ends_with(".onnx") || arg.contains(std::path::MAIN_SEPARATOR) {
+        return Ok(path.to_path_buf());
+    }
+    match find_exported(arg)? {
+        Some(file) => Ok(file.path),
+        None => Err(Error::UnknownModel {
+            id: arg.to_string(),
+            searched: manifest_dirs()
+                .iter()
+                .map(|d| d.join("manifest.json"))
+                .collect(),
+        }),
+    }
 }
 
 #[derive(serde::Deserialize)]
@@ -61,4 +103,6 @@ struct ManifestEntry {
 #[derive(serde::Deserialize)]
 struct ManifestFile {
     path: PathBuf,
+    sha256: Option<String>,
+    size_bytes: Option<u64>,
 }

@@ -13,7 +13,6 @@ use serde::Serialize;
 use crate::cache::sha256_file;
 use crate::error::{Error, Result};
 use crate::hub::{Hub, HubOptions};
-use crate::names;
 use crate::registry::{ModelEntry, Registry, Variant};
 
 /// Manager settings.
@@ -220,74 +219,51 @@ impl ModelManager {
         entry: &ModelEntry,
         verify: bool,
     ) -> Result<Option<(PathBuf, Option<String>)>> {
-        for dir in prism_core::models::manifest_dirs() {
-            let manifest = dir.join("manifest.json");
-            let Ok(text) = std::fs::read_to_string(&manifest) else {
-                continue;
-            };
-            let items: Vec<ManifestEntry> =
-                serde_json::from_str(&text).map_err(|e| Error::Registry {
-                    path: manifest.clone(),
-                    line: e.line(),
-                    message: format!("unreadable export manifest: {e}"),
-                })?;
-            let Some(item) = items.into_iter().find(|i| i.id == entry.id) else {
-                continue;
-            };
-            let Some(file) = item
-                .files
-                .get("fp32")
-                .or_else(|| item.files.values().next())
-            else {
-                continue;
-            };
-            names::repo_file(&file.path.to_string_lossy())?;
-            let path = dir.join(&file.path);
-            let Ok(meta) = std::fs::metadata(&path) else {
-                continue;
-            };
-            if !verify {
-                return Ok(Some((path, file.sha256.clone())));
-            }
-            if let Some(size) = file.size_bytes
-                && size != meta.len()
-            {
-                return Err(Error::ChecksumMismatch {
-                    what: format!(
-                        "{} (size {} in {})",
-                        path.display(),
-                        size,
-                        manifest.display()
-                    ),
-                    expected: file.sha256.clone().unwrap_or_default(),
-                    actual: format!("a file of {} bytes; re-export it", meta.len()),
-                });
-            }
-            if let Some(want) = &file.sha256 {
-                let stamp = (meta.len(), meta.modified().ok());
-                let known = self.verified.lock().expect("not poisoned").get(&path) == Some(&stamp);
-                if !known {
-                    let got = sha256_file(&path)?;
-                    if &got != want {
-                        return Err(Error::ChecksumMismatch {
-                            what: format!(
-                                "{} (listed in {}; re-export it)",
-                                path.display(),
-                                manifest.display()
-                            ),
-                            expected: want.clone(),
-                            actual: got,
-                        });
-                    }
-                    self.verified
-                        .lock()
-                        .expect("not poisoned")
-                        .insert(path.clone(), stamp);
-                }
-            }
-            return Ok(Some((path, file.sha256.clone())));
+        let Some(file) = prism_core::models::find_exported(&entry.id)? else {
+            return Ok(None);
+        };
+        let (path, manifest) = (file.path, file.manifest);
+        if !verify {
+            return Ok(Some((path, file.sha256)));
         }
-        Ok(None)
+        let meta = std::fs::metadata(&path).map_err(|e| Error::io(&path, e))?;
+        if let Some(size) = file.size_bytes
+            && size != meta.len()
+        {
+            return Err(Error::ChecksumMismatch {
+                what: format!(
+                    "{} (size {} in {})",
+                    path.display(),
+                    size,
+                    manifest.display()
+                ),
+                expected: file.sha256.clone().unwrap_or_default(),
+                actual: format!("a file of {} bytes; re-export it", meta.len()),
+            });
+        }
+        if let Some(want) = &file.sha256 {
+            let stamp = (meta.len(), meta.modified().ok());
+            let known = self.verified.lock().expect("not poisoned").get(&path) == Some(&stamp);
+            if !known {
+                let got = sha256_file(&path)?;
+                if &got != want {
+                    return Err(Error::ChecksumMismatch {
+                        what: format!(
+                            "{} (listed in {}; re-export it)",
+                            path.display(),
+                            manifest.display()
+                        ),
+                        expected: want.clone(),
+                        actual: got,
+                    });
+                }
+                self.verified
+                    .lock()
+                    .expect("not poisoned")
+                    .insert(path.clone(), stamp);
+            }
+        }
+        Ok(Some((path, file.sha256)))
     }
 
     /// The session for `id` (a registry id or a path), loading it on first use. With `task`, a
@@ -391,19 +367,6 @@ fn pick_hub_variant(entry: &ModelEntry, precision: Precision) -> Option<&Variant
         .find(|(v, _)| v.precision == want)
         .or_else(|| entry.hub_files().next())
         .map(|(v, _)| v)
-}
-
-#[derive(serde::Deserialize)]
-struct ManifestEntry {
-    id: String,
-    files: std::collections::BTreeMap<String, ManifestFile>,
-}
-
-#[derive(serde::Deserialize)]
-struct ManifestFile {
-    path: PathBuf,
-    sha256: Option<String>,
-    size_bytes: Option<u64>,
 }
 
 /// Drop-in replacement for `prism_core::models::resolve_model` with the whole resolution chain
