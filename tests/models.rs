@@ -87,6 +87,12 @@ fn model_info_reads_the_whole_contract() {
 
     let half = ModelInfo::inspect(&common::fixture("tiny_conv.fp16.onnx")).unwrap();
     assert_eq!(half.parameter_bytes, 84 * 2);
+    assert_eq!(info.weight_type, Some(ElementType::Float32));
+    assert_eq!(half.weight_type, Some(ElementType::Float16));
+    assert_eq!(
+        (info.precision(), half.precision()),
+        (Precision::Fp32, Precision::Fp16)
+    );
     assert_eq!(half.inputs[0].element_type, ElementType::Float16);
 }
 
@@ -120,6 +126,7 @@ fn precision_auto_on_cpu_picks_fp32_and_fp16_runs_when_asked() {
     };
     let mut model = load(&common::fixture("tiny_conv.fp32.onnx"), &options);
     assert!(model.path().ends_with("tiny_conv.fp16.onnx"));
+    assert_eq!(model.load_report().precision, Precision::Fp16);
     // FP32 input is converted to the graph's FP16 on the way in.
     let out = model
         .run(vec![Tensor::F32(tiny_input())])

@@ -76,11 +76,38 @@ def _cast_inputs(inputs: tuple[Any, ...], dtype: torch.dtype) -> tuple[Any, ...]
     return tuple(x.to(dtype) if isinstance(x, torch.Tensor) and x.is_floating_point() else x for x in inputs)
 
 
+class Fp16Graph(torch.nn.Module):
+    """FP16 weights and compute behind a float32 interface.
+
+    Float inputs are cast to float16 inside the graph and float outputs back to
+    float32, so a caller feeds the fp16 file exactly what it feeds the fp32 one.
+    Parts of ``model`` that cast to float32 themselves (RIFE's warp grid and
+    GridSample) keep doing so."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.model = copy.deepcopy(model).half()
+
+    def forward(self, *inputs):
+        out = self.model(*_cast_inputs(inputs, torch.float16))
+        if isinstance(out, (tuple, list)):
+            return tuple(o.float() if o.is_floating_point() else o for o in out)
+        return out.float()
+
+
+# Keys every exported file must carry (common ones are added here, family ones come from the spec).
+REQUIRED_METADATA = ("prism.model_id", "prism.task", "prism.architecture", "prism.layout", "prism.value_range",
+                     "prism.licence", "prism.precision", "prism.weights", "prism.weights_source")
+USER_WEIGHTS_LICENCE = "as given by the source of the user-supplied weight file (--weights)"
+
+
 def build_model(spec: ModelSpec, weights_path: str | None = None):
     if weights_path and not spec.accepts_weights_path:
         raise ValueError(f"{spec.id} does not accept --weights")
     model, info = spec.build(weights_path=weights_path) if weights_path else spec.build()
     check_weights_info(spec.id, info)
+    if weights_path:
+        info = {**info, "licence": USER_WEIGHTS_LICENCE}
     model = model.float().eval()
     for p in model.parameters():
         p.requires_grad_(False)
@@ -92,6 +119,7 @@ def onnx_metadata(spec: ModelSpec, info: dict[str, str], precision: str) -> dict
         "prism.model_id": spec.id,
         "prism.task": spec.task,
         "prism.architecture": spec.architecture,
+        "prism.layout": "NCHW",  # every Prism model: float32 NCHW tensors in and out
     }
     meta.update(spec.metadata)
     meta.update({
@@ -100,15 +128,19 @@ def onnx_metadata(spec: ModelSpec, info: dict[str, str], precision: str) -> dict
         "prism.weights_source": info["source"],
         "prism.exporter": exporter_string(),
     })
+    if "licence" in info:  # user-supplied weights: the spec's licence does not apply
+        meta["prism.licence"] = info["licence"]
+    missing = [k for k in REQUIRED_METADATA if k not in meta]
+    if missing:
+        raise ValueError(f"{spec.id}: metadata lacks {missing}")
     return meta
 
 
 def export_onnx(spec: ModelSpec, model: torch.nn.Module, info: dict[str, str], precision: str,
                 path: Path, dynamo: bool = False) -> None:
     if precision == "fp16":
-        model = copy.deepcopy(model).half()
-        make = spec.fp16_example_inputs or spec.example_inputs
-        inputs = _cast_inputs(make(), torch.float16)
+        model = Fp16Graph(model)
+        inputs = _cast_inputs((spec.fp16_example_inputs or spec.example_inputs)(), torch.float32)
     else:
         inputs = _cast_inputs(spec.example_inputs(), torch.float32)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -144,6 +176,7 @@ def export_onnx(spec: ModelSpec, model: torch.nn.Module, info: dict[str, str], p
 
 
 def _check_graph(spec: ModelSpec, m: onnx.ModelProto, precision: str) -> None:
+    """Names, float32 I/O for both precisions, dynamic axes, weight dtype, standard ops only."""
     want = onnx.TensorProto.FLOAT16 if precision == "fp16" else onnx.TensorProto.FLOAT
     names_in = [i.name for i in m.graph.input]
     names_out = [o.name for o in m.graph.output]
@@ -151,8 +184,9 @@ def _check_graph(spec: ModelSpec, m: onnx.ModelProto, precision: str) -> None:
         raise AssertionError(f"graph io {names_in} -> {names_out} != spec {spec.input_names} -> {spec.output_names}")
     for vi in list(m.graph.input) + list(m.graph.output):
         et = vi.type.tensor_type.elem_type
-        if et in (onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16, onnx.TensorProto.DOUBLE) and et != want:
-            raise AssertionError(f"{vi.name}: element type {onnx.TensorProto.DataType.Name(et)} in {precision} model")
+        if et in (onnx.TensorProto.FLOAT16, onnx.TensorProto.DOUBLE):
+            raise AssertionError(f"{vi.name}: element type {onnx.TensorProto.DataType.Name(et)} in {precision} "
+                                 f"model (graph inputs/outputs must be float32)")
         dims = vi.type.tensor_type.shape.dim
         for axis, name in spec.dynamic_axes.get(vi.name, {}).items():
             if dims[axis].dim_value:
@@ -162,6 +196,9 @@ def _check_graph(spec: ModelSpec, m: onnx.ModelProto, precision: str) -> None:
                 and init.data_type != want and len(init.dims) > 1:
             raise AssertionError(f"initializer {init.name} is {onnx.TensorProto.DataType.Name(init.data_type)} "
                                  f"in a {precision} model")
+    if precision == "fp16" and not any(i.data_type == onnx.TensorProto.FLOAT16 and len(i.dims) > 1
+                                       for i in m.graph.initializer):
+        raise AssertionError("fp16 model has no float16 weights")
     domains = {n.domain for n in m.graph.node}
     if domains - {"", "ai.onnx"}:
         raise AssertionError(f"non-standard op domains in graph: {domains}")
@@ -186,32 +223,59 @@ def torch_reference(model: torch.nn.Module, inputs: list[tuple[Any, ...]]) -> li
     return refs
 
 
+def psnr_db(out: np.ndarray, ref: np.ndarray, peak: float | None) -> float:
+    """PSNR of ``out`` against ``ref``; ``peak`` is the full-scale value (1 for 0..1, 255 for
+    0..255), None = the reference's max |value| (feature maps have no fixed range)."""
+    p = float(np.abs(ref).max()) if peak is None else peak
+    mse = float(np.mean((out.astype(np.float64) - ref.astype(np.float64)) ** 2))
+    if mse == 0.0:
+        return float("inf")
+    return 10.0 * float(np.log10(p * p / mse)) if p > 0 else float("-inf")
+
+
 def onnx_parity(spec: ModelSpec, path: Path, precision: str, inputs: list[tuple[Any, ...]],
                 refs: list[list[np.ndarray]]) -> dict[str, Any]:
+    """Run the file on float32 inputs (both precisions take float32) and compare with PyTorch fp32:
+    max/mean abs diff, all outputs finite, and the worst PSNR over the parity inputs of the outputs
+    in ``spec.psnr_outputs``. fp16 files must reach ``spec.fp16_psnr_floor()``."""
     sess = ort_session(path)
-    np_dtype = np.float16 if precision == "fp16" else np.float32
     max_abs, sum_abs, n = 0.0, 0.0, 0
-    shapes = []
+    worst_psnr = float("inf")
+    psnr_names = spec.psnr_outputs or spec.output_names[:1]
+    shapes, problems = [], []
     for inp, ref in zip(inputs, refs):
         feed = {}
         for name, x in zip(spec.input_names, inp):
             a = x.numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
-            feed[name] = a.astype(np_dtype) if np.issubdtype(a.dtype, np.floating) else a
+            feed[name] = a.astype(np.float32) if np.issubdtype(a.dtype, np.floating) else a
         outs = sess.run(list(spec.output_names), feed)
-        for o, r in zip(outs, ref):
+        for name, o, r in zip(spec.output_names, outs, ref):
+            if o.dtype != np.float32:
+                raise AssertionError(f"{spec.id} {precision}: output {name} is {o.dtype}, expected float32")
             if o.shape != r.shape:
                 raise AssertionError(f"{spec.id} {precision}: ONNX output shape {o.shape} != PyTorch {r.shape}")
-            if not np.all(np.isfinite(o)):
-                raise AssertionError(f"{spec.id} {precision}: ONNX output has non-finite values")
-            d = np.abs(o.astype(np.float32) - r)
+            bad = int(np.size(o) - np.count_nonzero(np.isfinite(o)))
+            if bad:
+                problems.append(f"output {name} has {bad} NaN/Inf values at input shape {list(np.shape(inp[0]))}")
+                continue
+            d = np.abs(o - r)
             max_abs = max(max_abs, float(d.max()))
             sum_abs += float(d.sum())
             n += d.size
+            if name in psnr_names:
+                worst_psnr = min(worst_psnr, psnr_db(o, r, spec.psnr_peak))
         shapes.append([list(np.shape(x)) for x in inp])
     tol = spec.tol_fp16 if precision == "fp16" else spec.tol_fp32
+    floor = spec.fp16_psnr_floor() if precision == "fp16" else None
+    if max_abs > tol:
+        problems.append(f"max abs diff {max_abs:.3g} > {tol:g}")
+    if floor is not None and worst_psnr < floor:
+        problems.append(f"PSNR {worst_psnr:.1f} dB < floor {floor:g} dB")
     return {"reference": "pytorch-fp32", "runtime": "onnxruntime-cpu", "max_abs_diff": max_abs,
-            "mean_abs_diff": sum_abs / max(n, 1), "tolerance": tol, "passed": bool(max_abs <= tol),
-            "input_shapes": shapes}
+            "mean_abs_diff": sum_abs / max(n, 1), "tolerance": tol, "all_finite": not any("NaN" in p for p in problems),
+            "psnr_db": None if worst_psnr == float("inf") else round(worst_psnr, 2),
+            "psnr_outputs": list(psnr_names), "psnr_floor_db": floor,
+            "passed": not problems, "problems": problems, "input_shapes": shapes}
 
 
 def load_manifest(out_dir: Path) -> list[dict[str, Any]]:
@@ -310,9 +374,8 @@ def process(spec: ModelSpec, out_dir: Path, weights_path: str | None = None, do_
             r = onnx_parity(spec, path, precision, inputs, refs)
             parity[precision] = r
             st.note = (f"max_abs={r['max_abs_diff']:.3g} mean_abs={r['mean_abs_diff']:.3g} "
-                       f"tol={r['tolerance']:g} {'OK' if r['passed'] else 'FAIL'}")
-            if not r["passed"]:
-                failures.append(f"{precision}: max abs diff {r['max_abs_diff']:.3g} > {r['tolerance']:g}")
+                       f"tol={r['tolerance']:g} psnr={r['psnr_db']} dB {'OK' if r['passed'] else 'FAIL'}")
+            failures.extend(f"{precision}: {p}" for p in r["problems"])
     extra = None
     if spec.extra_check is not None and not weights_path:
         with Step(spec.id, "reference check") as st:

@@ -42,6 +42,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .weights import check_state_dict
+
 # --------------------------------------------------------------------------
 # Weight files
 # --------------------------------------------------------------------------
@@ -293,6 +295,7 @@ class IFNetV4(nn.Module):
         sd = without_teacher({(k[7:] if k.startswith("module.") else k): v for k, v in sd.items()})
         if not self.refine:
             sd = {k: v for k, v in sd.items() if not k.startswith(("contextnet.", "unet."))}
+        check_state_dict(self, sd, type(self).__name__)
         self.load_state_dict(sd, strict=True)
         return self
 
@@ -370,6 +373,7 @@ class IFNetHDv3(nn.Module):
 
     def load_official(self, sd: Dict[str, torch.Tensor]) -> "IFNetHDv3":
         sd = without_teacher({(k[7:] if k.startswith("module.") else k): v for k, v in sd.items()})
+        check_state_dict(self, sd, type(self).__name__)
         self.load_state_dict(sd, strict=True)
         return self
 
@@ -444,6 +448,7 @@ class IFNetV46(nn.Module):
 
     def load_official(self, sd: Dict[str, torch.Tensor]) -> "IFNetV46":
         sd = without_teacher({(k[7:] if k.startswith("module.") else k): v for k, v in sd.items()})
+        check_state_dict(self, sd, type(self).__name__)
         self.load_state_dict(sd, strict=True)
         return self
 

@@ -16,6 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .weights import check_state_dict
+
 
 # --------------------------------------------------------------------------- RRDBNet
 class ResidualDenseBlock(nn.Module):
@@ -174,17 +176,23 @@ def canonicalize_rrdb_state_dict(sd: Mapping) -> tuple["OrderedDict[str, torch.T
 def rrdbnet_from_state_dict(sd: Mapping, scale: int | None = None) -> tuple[RRDBNet, str]:
     """Build an RRDBNet whose hyper-parameters are inferred from ``sd`` and load it strictly."""
     sd, layout = canonicalize_rrdb_state_dict(sd)
-    w_first = sd["conv_first.weight"]
-    num_feat, in_ch = int(w_first.shape[0]), int(w_first.shape[1])
-    num_grow_ch = int(sd["body.0.rdb1.conv1.weight"].shape[0])
+    what = f"RRDBNet ({layout} layout)"
+    try:
+        w_first = sd["conv_first.weight"]
+        num_feat, in_ch = int(w_first.shape[0]), int(w_first.shape[1])
+        num_grow_ch = int(sd["body.0.rdb1.conv1.weight"].shape[0])
+        num_out_ch = int(sd["conv_last.weight"].shape[0])
+    except KeyError:  # cannot infer the size: list the differences from the default net
+        check_state_dict(RRDBNet(scale=scale or 4), sd, what)
+        raise
     num_block = len({k.split(".")[1] for k in sd if k.startswith("body.")})
-    num_out_ch = int(sd["conv_last.weight"].shape[0])
     inferred = {3: 4, 12: 2, 48: 1}.get(in_ch)
     if inferred is None:
         raise ValueError(f"conv_first has {in_ch} input channels; expected 3, 12 or 48")
     if scale is not None and scale != inferred:
         raise ValueError(f"state dict is for scale {inferred} (conv_first in={in_ch}), asked for {scale}")
     model = RRDBNet(3, num_out_ch, inferred, num_feat, num_block, num_grow_ch)
+    check_state_dict(model, sd, what)
     model.load_state_dict(sd, strict=True)
     return model.eval(), layout
 
@@ -268,6 +276,7 @@ def srvgg_from_state_dict(sd: Mapping, upscale: int | None = None,
     if upscale is not None and upscale != s:
         raise ValueError(f"state dict upscale {s} != requested {upscale}")
     model = SRVGGNetCompact(num_in, 3, num_feat, num_conv, s, out_resize)
+    check_state_dict(model, sd, "SRVGGNetCompact")
     model.load_state_dict(sd, strict=True)
     return model.eval()
 

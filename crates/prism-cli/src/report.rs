@@ -105,9 +105,13 @@ pub fn model_table(info: &ModelInfo) -> String {
         info.ir_version,
         opsets.join(", ")
     );
+    let weights = info
+        .weight_type
+        .map(|t| format!(", {t}"))
+        .unwrap_or_default();
     let _ = writeln!(
         s,
-        "parameters  {} ({})",
+        "parameters  {} ({}{weights})",
         thousands(info.parameter_count),
         megabytes(info.parameter_bytes)
     );

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::device::Provider;
 use crate::error::{Error, Result};
-use crate::onnx::{DecodeError, TensorSpec, decode_model};
+use crate::onnx::{DecodeError, ElementType, TensorSpec, decode_model};
 
 /// A model's contract and vital statistics.
 #[derive(Debug, Clone, Serialize)]
@@ -22,6 +22,8 @@ pub struct ModelInfo {
     pub outputs: Vec<TensorSpec>,
     pub parameter_count: u64,
     pub parameter_bytes: u64,
+    /// The element type of most weights (`float16` in an FP16 variant, whatever its I/O types).
+    pub weight_type: Option<ElementType>,
     pub node_count: usize,
     /// The export writes `prism.task`, `prism.architecture`, `prism.scale` and more here.
     pub metadata: BTreeMap<String, String>,
@@ -79,10 +81,20 @@ impl ModelInfo {
             outputs: proto.outputs,
             parameter_count: proto.parameter_count,
             parameter_bytes: proto.parameter_bytes,
+            weight_type: proto.weight_type,
             node_count: proto.node_count,
             metadata: proto.metadata,
             provider: None,
         })
+    }
+
+    /// FP16 when most weights are FP16, else FP32.
+    pub fn precision(&self) -> crate::Precision {
+        if self.weight_type == Some(ElementType::Float16) {
+            crate::Precision::Fp16
+        } else {
+            crate::Precision::Fp32
+        }
     }
 
     /// A metadata value parsed as an integer, e.g. `prism.scale`.

@@ -149,6 +149,8 @@ pub struct ModelProto {
     /// Bytes those parameters take.
     pub parameter_bytes: u64,
     pub initializer_count: usize,
+    /// The element type holding most of the parameter bytes (FP16 for an FP16 model whatever its I/O).
+    pub weight_type: Option<ElementType>,
     pub node_count: usize,
     /// True when some initializer lives in an external data file.
     pub has_external_data: bool,
@@ -163,6 +165,7 @@ pub fn decode_model(bytes: &[u8]) -> Result<ModelProto, DecodeError> {
     let mut graph_seen = false;
     let mut initializer_names = Vec::new();
     let mut raw_inputs = Vec::new();
+    let mut bytes_by_type: Vec<(ElementType, u64)> = Vec::new();
     for field in Fields::new(bytes) {
         let (number, value) = field?;
         match (number, value) {
@@ -171,7 +174,13 @@ pub fn decode_model(bytes: &[u8]) -> Result<ModelProto, DecodeError> {
             (3, Value::Bytes(b)) => model.producer_version = utf8(b)?,
             (7, Value::Bytes(b)) => {
                 graph_seen = true;
-                decode_graph(b, &mut model, &mut initializer_names, &mut raw_inputs)?;
+                decode_graph(
+                    b,
+                    &mut model,
+                    &mut initializer_names,
+                    &mut raw_inputs,
+                    &mut bytes_by_type,
+                )?;
             }
             (8, Value::Bytes(b)) => {
                 let (mut domain, mut version) = (String::new(), 0);
@@ -209,6 +218,10 @@ pub fn decode_model(bytes: &[u8]) -> Result<ModelProto, DecodeError> {
             "no ONNX graph or IR version found".into(),
         ));
     }
+    model.weight_type = bytes_by_type
+        .iter()
+        .max_by_key(|(_, bytes)| *bytes)
+        .map(|(ty, _)| *ty);
     // Old IR versions list initializers among the inputs; those are weights, not inputs.
     model.inputs = raw_inputs
         .into_iter()
@@ -222,6 +235,7 @@ fn decode_graph(
     model: &mut ModelProto,
     initializer_names: &mut Vec<String>,
     inputs: &mut Vec<TensorSpec>,
+    bytes_by_type: &mut Vec<(ElementType, u64)>,
 ) -> Result<(), DecodeError> {
     for field in Fields::new(bytes) {
         match field? {
@@ -232,6 +246,13 @@ fn decode_graph(
                 model.parameter_count += t.count;
                 model.parameter_bytes += t.bytes;
                 model.has_external_data |= t.external;
+                match bytes_by_type
+                    .iter_mut()
+                    .find(|(ty, _)| *ty == t.element_type)
+                {
+                    Some((_, bytes)) => *bytes += t.bytes,
+                    None => bytes_by_type.push((t.element_type, t.bytes)),
+                }
                 initializer_names.push(t.name);
             }
             (11, Value::Bytes(b)) => inputs.push(decode_value_info(b)?),
@@ -244,6 +265,7 @@ fn decode_graph(
 
 struct Initializer {
     name: String,
+    element_type: ElementType,
     count: u64,
     bytes: u64,
     external: bool,
@@ -284,6 +306,7 @@ fn decode_initializer(bytes: &[u8]) -> Result<Initializer, DecodeError> {
     let bytes = raw_len.unwrap_or_else(|| (count * bits).div_ceil(8));
     Ok(Initializer {
         name,
+        element_type: ElementType::from_onnx(data_type),
         count,
         bytes,
         external,

@@ -241,15 +241,7 @@ impl Model {
         })?;
         let (file, mut info, optimized_cache) = chosen.expect("set by the successful attempt");
         info.provider = Some(provider);
-        let precision = if info
-            .inputs
-            .iter()
-            .any(|i| i.element_type == ElementType::Float16)
-        {
-            Precision::Fp16
-        } else {
-            Precision::Fp32
-        };
+        let precision = info.precision();
         let load_ms = started.elapsed().as_secs_f64() * 1e3;
         tracing::info!(model = %file.display(), %provider, precision = precision.as_str(), load_ms, "model loaded");
         let report = LoadReport {
