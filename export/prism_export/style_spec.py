@@ -6,6 +6,7 @@ from functools import partial
 from . import style
 from .spec import ModelSpec
 
+LICENCE_SEEDED = "seeded-random (no licence restriction)"
 STYLE_IDS = ("style-mosaic", "style-candy", "style-udnie", "style-rain-princess")
 
 
@@ -61,15 +62,18 @@ def make_specs() -> list[ModelSpec]:
             input_names=["input"], output_names=["output"],
             dynamic_axes={"input": {0: "N", 2: "H", 3: "W"}, "output": {0: "N", 2: "H", 3: "W"}},
             metadata={"prism.value_range": "0..255", "prism.pad_multiple": "4", "prism.color": "rgb",
+                      "prism.licence": LICENCE_SEEDED,
                       "prism.style": sid[len("style-"):]},
             tol_fp32=2e-3,  # output range 0..255: 1e-4 relative to full scale is ~0.03
             tol_fp16=2.0,   # 0..255 scale
+            psnr_peak=255.0,
             accepts_weights_path=True,
             description=f"Johnson fast style TransformerNet ({sid}); real weights via --weights "
                         f"pytorch/examples saved_models/{style.STYLE_FILES[sid]}",
         ))
     for pool, suffix in (("max", ""), ("avg", "-avgpool")):
         meta = {"prism.value_range": "0..1", "prism.pad_multiple": "16", "prism.color": "rgb",
+                "prism.licence": LICENCE_SEEDED,
                 "prism.pool": pool, "prism.normalize": "imagenet-mean-std-in-graph",
                 "prism.outputs": ",".join(style.VGG19_OUTPUTS)}
         out.append(ModelSpec(
@@ -79,6 +83,7 @@ def make_specs() -> list[ModelSpec]:
             input_names=["image"], output_names=list(style.VGG19_OUTPUTS),
             dynamic_axes=_feat_axes(), metadata=dict(meta),
             tol_fp32=1e-3, tol_fp16=0.5, accepts_weights_path=True,
+            psnr_peak=None, psnr_outputs=tuple(style.VGG19_OUTPUTS),
             description=f"VGG19 features ({pool} pooling) relu1_1..relu5_1 + relu4_2; seeded weights unless "
                         "--weights vgg19-dcbb9e9d.pth",
         ))
@@ -92,6 +97,7 @@ def make_specs() -> list[ModelSpec]:
             input_names=["image"] + list(style.VGG_GRAD_INPUTS), output_names=["grad"],
             dynamic_axes=_vjp_axes(), metadata=vmeta,
             tol_fp32=1e-3, tol_fp16=0.5, precisions=("fp32",), accepts_weights_path=True,
+            psnr_peak=None,
             description=f"Vector-Jacobian product of vgg19-features{suffix}: d(sum_k <g_k, f_k(image)>)/d image, "
                         "standard ONNX ops only",
         ))
