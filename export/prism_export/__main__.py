@@ -1,4 +1,4 @@
-"""CLI: python -m prism_export list | export [ID ...|--all] | verify [ID ...]."""
+"""CLI: python -m prism_export list | export [ID ...|--all] | verify [ID ...] | fixtures DIR."""
 from __future__ import annotations
 
 import argparse
@@ -23,6 +23,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="realesr-general-x4v3 only: blend main/wdn weights (0..1, default 0.5)")
     e.add_argument("--dynamo", action="store_true", help="use the torch.export-based ONNX exporter")
     e.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    f = sub.add_parser("fixtures", help="write tiny seeded fp32 models (same classes and metadata) into DIR")
+    f.add_argument("dir", type=Path, metavar="DIR")
     v = sub.add_parser("verify", help="re-run parity checks on already exported files")
     v.add_argument("ids", nargs="*", metavar="ID")
     v.add_argument("--out", type=Path, default=None)
@@ -45,6 +47,11 @@ def main(argv: list[str] | None = None) -> int:
             md = s.metadata
             scale = f"x{md['prism.scale']}" if "prism.scale" in md else ""
             print(f"{s.id:28s} {s.task:12s} {s.architecture:18s} {scale:4s} {s.description}")
+        return 0
+
+    if args.cmd == "fixtures":
+        from .fixtures import write_fixtures
+        write_fixtures(args.dir.resolve())
         return 0
 
     import torch

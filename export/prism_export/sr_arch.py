@@ -148,9 +148,8 @@ def canonicalize_rrdb_state_dict(sd: Mapping) -> tuple["OrderedDict[str, torch.T
                 out[f"body.{m[1]}.rdb{m[2]}.conv{m[3]}.{m[4]}"] = v
                 continue
             mod, _, param = k.rpartition(".")
-            if mod not in _TAIL_2019:
-                raise ValueError(f"unexpected key {k!r} in ESRGAN-2019 state dict")
-            out[f"{_TAIL_2019[mod]}.{param}"] = v
+            # unknown keys pass through unchanged: check_state_dict lists them as unexpected
+            out[f"{_TAIL_2019[mod]}.{param}" if mod in _TAIL_2019 else k] = v
         return out, layout
     # original ESRGAN (sequential) layout
     blocks = {int(m[1]) for k in sd if (m := re.match(r"^model\.1\.sub\.(\d+)\.RDB", k))}
@@ -168,8 +167,8 @@ def canonicalize_rrdb_state_dict(sd: Mapping) -> tuple["OrderedDict[str, torch.T
             out[f"conv_body.{param}"] = v
         elif mod in _TAIL_ORIG:
             out[f"{_TAIL_ORIG[mod]}.{param}"] = v
-        else:
-            raise ValueError(f"unexpected key {k!r} in original ESRGAN state dict")
+        else:  # unknown: passed through, listed as unexpected by check_state_dict
+            out[k] = v
     return out, layout
 
 

@@ -57,18 +57,30 @@ def test_export_and_verify(tmp_path, model_id):
         assert meta["prism.precision"] == precision and meta["prism.scale"] == str(scale)
         assert meta["prism.weights"] == ("real" if model_id in REAL else "seeded-random")
         assert meta["prism.exporter"].startswith("prism_export ")
-        elem = onnx.TensorProto.FLOAT16 if precision == "fp16" else onnx.TensorProto.FLOAT
+        assert meta["prism.layout"] == "NCHW" and meta["prism.value_range"] == "0..1"
+        assert meta["prism.licence"].startswith("BSD-3-Clause" if model_id in REAL else "seeded-random")
+        # float32 in and out for both precisions; the fp16 file holds float16 weights
         (inp,), (out,) = m.graph.input, m.graph.output
         assert inp.name == "input" and out.name == "output"
-        assert inp.type.tensor_type.elem_type == elem and out.type.tensor_type.elem_type == elem
+        assert inp.type.tensor_type.elem_type == onnx.TensorProto.FLOAT
+        assert out.type.tensor_type.elem_type == onnx.TensorProto.FLOAT
+        weight_types = {i.data_type for i in m.graph.initializer if len(i.dims) > 1}
+        assert weight_types == {onnx.TensorProto.FLOAT16 if precision == "fp16" else onnx.TensorProto.FLOAT}
         dims = inp.type.tensor_type.shape.dim
         assert dims[0].dim_param and dims[1].dim_value == 3 and dims[2].dim_param and dims[3].dim_param
         assert {n.domain for n in m.graph.node} <= {"", "ai.onnx"}
         # every PyTorch parameter is one graph initializer element (nothing folded in or lost)
         assert entry["files"][precision]["onnx_initializer_elements"] == entry["files"][precision]["parameter_count"]
         par = entry["files"][precision]["parity"]
-        assert par["passed"] and par["max_abs_diff"] <= par["tolerance"]
+        assert par["passed"] and par["max_abs_diff"] <= par["tolerance"] and par["all_finite"]
+        if precision == "fp16":
+            assert par["psnr_floor_db"] == 45.0 and par["psnr_db"] >= 45.0
     assert entry["files"]["fp32"]["parity"]["max_abs_diff"] <= 1e-4
+    # the fp16 file takes the same float32 input as the fp32 one and returns float32
+    fp16 = exporter.ort_session(tmp_path / entry["files"]["fp16"]["path"])
+    x16 = images.crop_tensor("coffee", 30, 40, 16, 20).numpy()
+    y16 = fp16.run(None, {"input": x16})[0]
+    assert y16.dtype == np.float32 and y16.shape == (1, 3, 16 * scale, 20 * scale) and np.isfinite(y16).all()
     # a fresh size (batch 2, non-square) through the fp32 graph
     sess = exporter.ort_session(tmp_path / entry["files"]["fp32"]["path"])
     x = torch.cat([images.crop_tensor("coffee", 10, 10, 18, 26), images.crop_tensor("chelsea", 10, 10, 18, 26)])

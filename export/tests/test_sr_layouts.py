@@ -4,6 +4,8 @@ from collections import OrderedDict
 import pytest
 import torch
 
+from prism_export.weights import WeightsMismatch
+
 from prism_export import sr_arch as A
 
 
@@ -54,7 +56,7 @@ def test_rrdb_hyperparameters_inferred_and_bad_dicts_rejected():
         A.rrdbnet_from_state_dict(sd, scale=4)
     bad = dict(sd)
     bad.pop("conv_hr.weight")
-    with pytest.raises(RuntimeError):
+    with pytest.raises(WeightsMismatch, match="missing keys: conv_hr.weight"):
         A.rrdbnet_from_state_dict(bad)
     with pytest.raises(ValueError):
         A.rrdbnet_from_state_dict({"foo.weight": torch.zeros(1)})

@@ -562,6 +562,6 @@ fn write_flow(
 }
 
 fn write_gif(path: &Path, frames: &[DynamicImage], delay_ms: u32) -> Result<()> {
-    prism_interpolate::output::write_gif(path, frames, delay_ms)?;
+    prism_media::write_gif(path, frames, delay_ms)?;
     Ok(())
 }

@@ -7,6 +7,9 @@ pub enum Error {
     #[error(transparent)]
     Core(#[from] prism_core::Error),
 
+    #[error(transparent)]
+    Media(#[from] prism_media::Error),
+
     #[error("{path} is not a frame-interpolation model: {reason}")]
     NotInterpolationModel { path: PathBuf, reason: String },
 
@@ -69,6 +72,7 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Core(e) => e.exit_code(),
+            Error::Media(e) => e.exit_code(),
             Error::NotInterpolationModel { .. } => 5,
             Error::FrameSize { .. } | Error::Image { .. } | Error::Input(_) => 6,
             Error::Timestep { .. }

@@ -59,7 +59,13 @@ pub fn write_flo(path: &Path, u: &Array2<f32>, v: &Array2<f32>) -> Result<()> {
         bytes.extend_from_slice(&a.to_le_bytes());
         bytes.extend_from_slice(&b.to_le_bytes());
     }
-    crate::output::write_atomic(path, |f| f.write_all(&bytes))
+    prism_media::atomic_write(path, |f| {
+        f.write_all(&bytes).map_err(|error| prism_media::Error::Io {
+            path: path.to_path_buf(),
+            error,
+        })
+    })?;
+    Ok(())
 }
 
 /// Reads a Middlebury `.flo` file back as `(u, v)`.

@@ -13,7 +13,6 @@ pub mod error;
 pub mod flow;
 pub mod interpolator;
 pub mod metrics;
-pub mod output;
 pub mod sequence;
 pub mod timing;
 

@@ -307,3 +307,25 @@ where
     }
     result
 }
+
+/// Writes `frames` as a looping animated GIF with `delay_ms` per frame, atomically: a preview for a
+/// person to look at.
+pub fn write_gif(path: &Path, frames: &[DynamicImage], delay_ms: u32) -> Result<()> {
+    use image::codecs::gif::{GifEncoder, Repeat};
+    use image::{Delay, Frame};
+    atomic_write(path, |out| {
+        let mut encoder = GifEncoder::new_with_speed(out, 10);
+        let encode = |e: ImageError| Error::Encode {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        };
+        encoder.set_repeat(Repeat::Infinite).map_err(encode)?;
+        for frame in frames {
+            let delay = Delay::from_numer_denom_ms(delay_ms, 1);
+            encoder
+                .encode_frame(Frame::from_parts(frame.to_rgba8(), 0, 0, delay))
+                .map_err(encode)?;
+        }
+        Ok(())
+    })
+}

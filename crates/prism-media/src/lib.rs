@@ -22,7 +22,7 @@ pub mod video;
 pub use batch::{BatchOptions, BatchReport, Job, Outcome, collect_inputs, output_path, plan_jobs};
 pub use error::{Error, Result};
 pub use image_io::{
-    LoadedImage, OutputFormat, WriteOptions, atomic_write, read_image, write_image,
+    LoadedImage, OutputFormat, WriteOptions, atomic_write, read_image, write_gif, write_image,
 };
 pub use pipeline::pipeline;
 pub use progress::{Progress, Unit};
