@@ -111,28 +111,30 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");
-            let code = error
-                .downcast_ref::<prism_core::Error>()
-                .map(prism_core::Error::exit_code)
-                .or_else(|| {
-                    error
-                        .downcast_ref::<prism_interpolate::Error>()
-                        .map(prism_interpolate::Error::exit_code)
-                })
-                .or_else(|| {
-                    error
-                        .downcast_ref::<prism_style::Error>()
-                        .map(prism_style::Error::exit_code)
-                })
-                .or_else(|| {
-                    error
-                        .downcast_ref::<prism_hub::Error>()
-                        .map(prism_hub::Error::exit_code)
-                })
-                .unwrap_or(1);
+            let code = exit_code(&error);
             ExitCode::from(code as u8)
         }
     }
+}
+
+/// The documented exit code of whichever library error ended the command (1 for anything else).
+fn exit_code(error: &anyhow::Error) -> i32 {
+    macro_rules! code_of {
+        ($($ty:ty),*) => {
+            $(if let Some(e) = error.downcast_ref::<$ty>() {
+                return e.exit_code();
+            })*
+        };
+    }
+    code_of!(
+        prism_core::Error,
+        prism_media::Error,
+        prism_upscale::Error,
+        prism_interpolate::Error,
+        prism_style::Error,
+        prism_hub::Error
+    );
+    1
 }
 
 fn run(cli: Cli) -> Result<()> {

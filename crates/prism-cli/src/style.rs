@@ -7,7 +7,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use prism_core::RuntimeOptions;
 use prism_hub::resolve_model;
-use prism_media::{BatchOptions, Outcome, WriteOptions, plan_jobs, read_image, write_image};
+use prism_media::{BatchOptions, WriteOptions, plan_jobs, read_image, write_image};
 use prism_style::loss::LayerWeight;
 use prism_style::{
     FastOptions, FastStyle, Init, LineSearch, LossWeights, NeuralOptions, Optimizer, Pool,
@@ -224,10 +224,7 @@ fn fast(args: FastArgs, runtime: &RuntimeOptions) -> Result<()> {
         report.skipped.len(),
         report.failed.len()
     );
-    match report.outcome() {
-        Outcome::Success => Ok(()),
-        _ => bail!("{} of {} images failed", report.failed.len(), jobs.len()),
-    }
+    Ok(report.check()?)
 }
 
 fn load(path: &Path) -> Result<image::DynamicImage> {

@@ -7,13 +7,12 @@ use anyhow::Result;
 use clap::{Args, ValueEnum};
 use prism_core::RuntimeOptions;
 use prism_media::video::{VideoOptions, is_video};
-use prism_media::{BatchOptions, Outcome, WriteOptions, plan_jobs, read_image, write_image};
+use prism_media::{BatchOptions, WriteOptions, plan_jobs, read_image, write_image};
 use prism_upscale::{AlphaMode, OutputScale, TileSize, UpscaleOptions, Upscaler};
 
 use crate::session_args::SessionArgs;
 
 /// Exit code of a batch in which some files failed and others were written.
-pub const EXIT_PARTIAL: i32 = 7;
 
 #[derive(Clone, Copy, ValueEnum)]
 pub enum AlphaArg {
@@ -109,22 +108,6 @@ pub struct UpscaleArgs {
     pub session: SessionArgs,
 }
 
-/// Errors of the upscaling crates carry their own exit codes; core errors go back to `main`.
-fn exit_with(error: prism_upscale::Error) -> anyhow::Error {
-    match error {
-        prism_upscale::Error::Core(core) => core.into(),
-        prism_upscale::Error::Media(prism_media::Error::Core(core)) => core.into(),
-        other => {
-            eprintln!("error: {other}");
-            std::process::exit(other.exit_code());
-        }
-    }
-}
-
-fn media(error: prism_media::Error) -> anyhow::Error {
-    exit_with(error.into())
-}
-
 pub fn run(args: UpscaleArgs, runtime: &RuntimeOptions) -> Result<()> {
     let tile = match args.tile.as_str() {
         "auto" => TileSize::Auto,
@@ -157,7 +140,7 @@ pub fn run(args: UpscaleArgs, runtime: &RuntimeOptions) -> Result<()> {
     };
     let show = !args.no_progress && std::io::stderr().is_terminal();
     let path = prism_hub::resolve_model(&args.model)?;
-    let mut upscaler = Upscaler::new(&path, options).map_err(exit_with)?;
+    let mut upscaler = Upscaler::new(&path, options)?;
     let suffix = args.suffix.clone().unwrap_or_else(|| match scale {
         OutputScale::Factor(f) => format!("_x{f}"),
         OutputScale::Native => format!("_x{}", upscaler.info().scale),
@@ -192,8 +175,7 @@ pub fn run(args: UpscaleArgs, runtime: &RuntimeOptions) -> Result<()> {
             &video,
             show,
             None,
-        )
-        .map_err(exit_with)?;
+        )?;
         eprintln!(
             "{}: {} frames, {}x{} -> {}x{}{}",
             output.display(),
@@ -222,22 +204,20 @@ pub fn run(args: UpscaleArgs, runtime: &RuntimeOptions) -> Result<()> {
         jpeg_quality: args.quality,
         ..WriteOptions::default()
     };
-    let jobs = plan_jobs(&args.input, args.output.as_deref(), &batch).map_err(media)?;
+    let jobs = plan_jobs(&args.input, args.output.as_deref(), &batch)?;
     if !args.input.is_dir() {
         // One file: errors keep their own exit codes.
         let job = &jobs[0];
-        prism_media::OutputFormat::from_path(&job.output).map_err(media)?;
-        let loaded = read_image(&job.input).map_err(media)?;
-        let image = upscaler.upscale(&loaded.image).map_err(exit_with)?;
+        prism_media::OutputFormat::from_path(&job.output)?;
+        let loaded = read_image(&job.input)?;
+        let image = upscaler.upscale(&loaded.image)?;
         if let Some(parent) = job.output.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|error| {
-                media(prism_media::Error::Io {
-                    path: parent.to_path_buf(),
-                    error,
-                })
+            std::fs::create_dir_all(parent).map_err(|error| prism_media::Error::Io {
+                path: parent.to_path_buf(),
+                error,
             })?;
         }
-        write_image(&job.output, &image, loaded.icc_profile.as_deref(), &write).map_err(media)?;
+        write_image(&job.output, &image, loaded.icc_profile.as_deref(), &write)?;
         eprintln!(
             "{} ({}x{}) -> {} ({}x{})",
             job.input.display(),
@@ -260,9 +240,5 @@ pub fn run(args: UpscaleArgs, runtime: &RuntimeOptions) -> Result<()> {
     for (_, message) in &report.failed {
         eprintln!("  failed: {message}");
     }
-    match report.outcome() {
-        Outcome::Success => Ok(()),
-        Outcome::Partial => std::process::exit(EXIT_PARTIAL),
-        Outcome::Failed => std::process::exit(1),
-    }
+    Ok(report.check()?)
 }

@@ -133,3 +133,42 @@ fn exit_codes_are_documented_ones() {
         );
     }
 }
+
+/// A folder batch in which one file is broken: the good one is written, the broken one named,
+/// nothing half-written is left, and the exit code says "partial" (7).
+#[test]
+fn a_partly_failing_batch_exits_with_seven() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    std::fs::create_dir(&input).unwrap();
+    image::RgbImage::from_fn(12, 10, |x, y| image::Rgb([x as u8 * 20, y as u8 * 25, 90]))
+        .save(input.join("good.png"))
+        .unwrap();
+    std::fs::write(input.join("broken.png"), b"").unwrap();
+    let out = dir.path().join("out");
+    let result = prism(&[
+        "upscale",
+        input.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "-m",
+        "realesr-animevideov3-x2",
+        "--device",
+        "cpu",
+        "--no-progress",
+    ]);
+    let stderr = text(&result.stderr);
+    assert_eq!(result.status.code(), Some(7), "{stderr}");
+    assert!(stderr.contains("broken.png"), "{stderr}");
+    let written: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        written.len(),
+        1,
+        "only the good output, no partial files: {written:?}"
+    );
+    let up = image::open(out.join(&written[0])).unwrap();
+    assert_eq!((up.width(), up.height()), (24, 20));
+}

@@ -241,6 +241,20 @@ impl BatchReport {
             (false, false) => Outcome::Partial,
         }
     }
+
+    /// `Ok` when every file succeeded; otherwise the error whose exit code says "partial" (7) or
+    /// "failed" (1).
+    pub fn check(&self) -> crate::Result<()> {
+        let failed = self.failed.len();
+        match self.outcome() {
+            Outcome::Success => Ok(()),
+            Outcome::Partial => Err(crate::Error::PartialBatch {
+                failed,
+                total: failed + self.written.len() + self.skipped.len(),
+            }),
+            Outcome::Failed => Err(crate::Error::BatchFailed { failed }),
+        }
+    }
 }
 
 /// Runs a batch: jobs whose output exists are skipped (when `skip_existing`), the rest go through

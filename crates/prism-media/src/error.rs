@@ -44,13 +44,19 @@ pub enum Error {
     #[error("{path}: ffmpeg: {message}")]
     Ffmpeg { path: PathBuf, message: String },
 
+    #[error("{failed} of {total} files failed (each reported above); the others were written")]
+    PartialBatch { failed: usize, total: usize },
+
+    #[error("all {failed} files failed (each reported above)")]
+    BatchFailed { failed: usize },
+
     #[error("cancelled")]
     Cancelled,
 }
 
 impl Error {
     /// The process exit code for this error (README table): 6 for inputs Prism cannot use,
-    /// 1 for I/O and tool failures, the core's codes for runtime and model errors.
+    /// 7 for a batch in which only some files failed, 1 for I/O and tool failures, the core's codes for runtime and model errors.
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Core(e) => e.exit_code(),
@@ -59,10 +65,12 @@ impl Error {
             | Error::WouldOverwriteInput { .. }
             | Error::NoInputs { .. } => 6,
             Error::Glob { .. } => 2,
+            Error::PartialBatch { .. } => 7,
             Error::Io { .. }
             | Error::Encode { .. }
             | Error::FfmpegNotFound { .. }
             | Error::Ffmpeg { .. }
+            | Error::BatchFailed { .. }
             | Error::Cancelled => 1,
         }
     }
