@@ -1,6 +1,7 @@
 """Writes the tiny, seeded ONNX fixtures the Rust tests use into tests/fixtures/.
 
-Regenerate with:  cargo xtask fixtures   (runs: export/.venv/bin/python export/fixtures.py tests/fixtures)
+Regenerate with:  cargo xtask fixtures   (runs this script, then `python -m prism_export fixtures
+tests/fixtures/tiny`, which builds tiny seeded versions of the real task networks)
 
 Each model is built node by node with the `onnx` helper API, and every expected output is computed
 here with plain numpy, so the references do not come from ONNX Runtime or from Prism.
@@ -43,16 +44,26 @@ def conv3x3_reference(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray
     return out
 
 
-def tiny_conv(elem: int, dtype) -> onnx.ModelProto:
+def tiny_conv(dtype) -> tuple[onnx.ModelProto, np.ndarray, np.ndarray]:
+    """A 3x3 convolution. The FP16 variant follows the export's contract: FP16 weights and compute,
+    float32 inputs and outputs (cast inside the graph)."""
     rng = np.random.default_rng(1234)
     w = rng.standard_normal((3, 3, 3, 3)).astype(np.float32) * 0.2
     b = rng.standard_normal(3).astype(np.float32) * 0.1
     dims = ["N", 3, "H", "W"]
+    if dtype == np.float16:
+        nodes = [
+            helper.make_node("Cast", ["input"], ["input16"], to=TensorProto.FLOAT16),
+            helper.make_node("Conv", ["input16", "weight", "bias"], ["output16"], pads=[1, 1, 1, 1], kernel_shape=[3, 3]),
+            helper.make_node("Cast", ["output16"], ["output"], to=TensorProto.FLOAT),
+        ]
+    else:
+        nodes = [helper.make_node("Conv", ["input", "weight", "bias"], ["output"], pads=[1, 1, 1, 1], kernel_shape=[3, 3])]
     graph = helper.make_graph(
-        [helper.make_node("Conv", ["input", "weight", "bias"], ["output"], pads=[1, 1, 1, 1], kernel_shape=[3, 3])],
+        nodes,
         "tiny_conv",
-        [helper.make_tensor_value_info("input", elem, dims)],
-        [helper.make_tensor_value_info("output", elem, dims)],
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, dims)],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, dims)],
         [numpy_helper.from_array(w.astype(dtype), "weight"), numpy_helper.from_array(b.astype(dtype), "bias")],
     )
     return helper.make_model(graph, opset_imports=OPSET), w, b
@@ -63,9 +74,9 @@ def main(out: Path) -> None:
     meta = {"prism.task": "test", "prism.architecture": "tiny-conv", "prism.scale": "1", "prism.value_range": "0..1"}
 
     # A 3x3 convolution, FP32 and FP16 variants, with a numpy reference output.
-    model, w, b = tiny_conv(TensorProto.FLOAT, np.float32)
+    model, w, b = tiny_conv(np.float32)
     save(model, out / "tiny_conv.fp32.onnx", {**meta, "prism.precision": "fp32"})
-    model16, _, _ = tiny_conv(TensorProto.FLOAT16, np.float16)
+    model16, _, _ = tiny_conv(np.float16)
     save(model16, out / "tiny_conv.fp16.onnx", {**meta, "prism.precision": "fp16"})
     x = (np.arange(1 * 3 * 4 * 5, dtype=np.float32).reshape(1, 3, 4, 5) % 7) / 7.0
     reference = {

@@ -93,7 +93,8 @@ fn model_info_reads_the_whole_contract() {
         (info.precision(), half.precision()),
         (Precision::Fp32, Precision::Fp16)
     );
-    assert_eq!(half.inputs[0].element_type, ElementType::Float16);
+    // FP16 weights and compute, float32 at the boundary: callers never care which variant runs.
+    assert_eq!(half.inputs[0].element_type, ElementType::Float32);
 }
 
 #[test]
@@ -127,12 +128,11 @@ fn precision_auto_on_cpu_picks_fp32_and_fp16_runs_when_asked() {
     let mut model = load(&common::fixture("tiny_conv.fp32.onnx"), &options);
     assert!(model.path().ends_with("tiny_conv.fp16.onnx"));
     assert_eq!(model.load_report().precision, Precision::Fp16);
-    // FP32 input is converted to the graph's FP16 on the way in.
     let out = model
         .run(vec![Tensor::F32(tiny_input())])
         .unwrap()
         .remove(0);
-    assert_eq!(out.element_type(), ElementType::Float16);
+    assert_eq!(out.element_type(), ElementType::Float32);
     let want = floats(&expected()["output_fp16_weights"]);
     for (a, b) in out.into_f32().iter().zip(&want) {
         approx::assert_abs_diff_eq!(a, b, epsilon = 5e-3);
@@ -390,4 +390,64 @@ fn real_super_resolution_model_inspects_and_runs_on_a_real_photo() {
         / orig.as_raw().len() as f64;
     let psnr = 10.0 * (255.0f64 * 255.0 / mse).log10();
     assert!(psnr > 25.0, "round-trip PSNR {psnr:.1} dB");
+}
+
+/// The tiny seeded versions of the real task networks (`python -m prism_export fixtures`): each
+/// declares its contract in metadata, and running it honours that contract.
+#[test]
+fn tiny_task_fixtures_follow_their_contracts() {
+    for (file, scale, pad) in [
+        ("tiny/tiny-srvgg-x4.fp32.onnx", 4, 1),
+        ("tiny/tiny-rrdb-x2.fp32.onnx", 2, 2),
+    ] {
+        let mut model = load(&common::fixture(file), &cpu());
+        let info = model.info().clone();
+        assert_eq!(info.metadata["prism.task"], "upscale", "{file}");
+        assert_eq!(
+            (
+                info.metadata_int("prism.scale"),
+                info.metadata_int("prism.pad_multiple")
+            ),
+            (Some(scale), Some(pad))
+        );
+        let input = ArrayD::from_shape_fn(IxDyn(&[1, 3, 6, 10]), |i| {
+            ((i[1] + i[2] * 3 + i[3]) % 11) as f32 / 10.0
+        });
+        let out = model
+            .run(vec![Tensor::F32(input)])
+            .unwrap()
+            .remove(0)
+            .into_f32();
+        assert_eq!(
+            out.shape(),
+            &[1, 3, 6 * scale as usize, 10 * scale as usize],
+            "{file}"
+        );
+        assert!(out.iter().all(|v| v.is_finite()));
+    }
+    let mut rife = load(&common::fixture("tiny/tiny-rife-v4.fp32.onnx"), &cpu());
+    let info = rife.info().clone();
+    assert_eq!(
+        (
+            info.metadata["prism.task"].as_str(),
+            info.metadata["prism.timestep"].as_str()
+        ),
+        ("interpolate", "any")
+    );
+    let names: Vec<&str> = info.inputs.iter().map(|i| i.name.as_str()).collect();
+    assert_eq!(names, ["img0", "img1", "timestep"]);
+    let frame = |v: f32| Tensor::F32(ArrayD::from_elem(IxDyn(&[1, 3, 32, 64]), v));
+    let t = Tensor::F32(ArrayD::from_elem(IxDyn(&[1, 1, 1, 1]), 0.5));
+    let out = rife.run(vec![frame(0.2), frame(0.2), t]).unwrap();
+    let (image, flow) = (out[0].clone().into_f32(), out[1].clone().into_f32());
+    assert_eq!(
+        (image.shape(), flow.shape()),
+        (&[1, 3, 32, 64][..], &[1, 4, 32, 64][..])
+    );
+    // Two identical flat frames: whatever the (random) weights, the warps of a constant image are
+    // that constant, so the middle frame is the same flat image.
+    assert!(
+        image.iter().all(|v| (v - 0.2).abs() < 1e-4),
+        "flat in, flat out"
+    );
 }

@@ -40,8 +40,10 @@ TASKS = ("upscale", "interpolate", "style", "features")
 
 # Lowest PSNR (dB) allowed between the ONNX fp16 file and PyTorch fp32 on the
 # parity inputs, per task (a spec may override with ``psnr_fp16_floor``).
-# Upscale: 45 dB (issue 3). The others were set a few dB under the worst value
-# measured at export (see README, "fp16 PSNR").
+# Upscale: 45 dB (issue 3). Interpolate / style / features: 40 dB; the worst
+# values measured at export are all above 70 dB (README, "fp16 PSNR"), so 40 dB
+# catches real fp16 breakage (overflow, lost precision in the warp) while leaving
+# room for real weights, which the seeded style/VGG nets only stand in for.
 PSNR_FP16_FLOORS = {"upscale": 45.0, "interpolate": 40.0, "style": 40.0, "features": 40.0}
 WEIGHT_KINDS = ("real", "seeded-random")
 

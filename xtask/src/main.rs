@@ -389,7 +389,9 @@ fn test(root: &Path) -> Result<()> {
 fn fixtures(root: &Path) -> Result<()> {
     let py = setup_export_env(root)?;
     step("regenerate tests/fixtures");
-    run(Command::new(py).args(["export/fixtures.py", "tests/fixtures"]))
+    run(Command::new(&py).args(["export/fixtures.py", "tests/fixtures"]))?;
+    step("regenerate tests/fixtures/tiny (tiny seeded task networks)");
+    run(Command::new(&py).args(["-m", "prism_export", "fixtures", "tests/fixtures/tiny"]))
 }
 
 fn bench(root: &Path) -> Result<()> {
