@@ -6,20 +6,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The `prism` binary `cargo test --workspace` builds beside this test's `deps/` folder.
-fn prism() -> Command {
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe.parent().and_then(Path::parent).unwrap().join("prism");
-    assert!(
-        bin.is_file(),
-        "{} is missing: build it with `cargo build -p prism-cli` ({})",
-        bin.display(),
-        common::SETUP
-    );
-    let mut cmd = Command::new(bin);
-    cmd.args(["--quiet"]);
-    cmd
-}
+use common::prism;
 
 fn pair_dir() -> PathBuf {
     let dir = common::root().join("export/out/parity/interpolate/v4-I1-crop-t05");

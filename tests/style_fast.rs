@@ -181,3 +181,66 @@ fn bad_inputs_are_named() {
     assert!(matches!(err, prism_style::Error::BadModel { .. }), "{err}");
     assert!(err.to_string().contains("vgg19-features"), "{err}");
 }
+
+/// A video goes through the same ffmpeg path as upscaling: every frame styled, size and frame count
+/// kept, audio copied, and the input untouched.
+#[test]
+fn fast_style_on_a_video_keeps_frames_and_audio() {
+    use prism_media::video::{find_ffmpeg, probe};
+    let ffmpeg = find_ffmpeg(None).unwrap_or_else(|e| panic!("{e}: {}", common::SETUP));
+    let dir = tempfile::tempdir().unwrap();
+    let photo = image::open(common::real_image("astronaut.png")).unwrap();
+    for i in 0..6u32 {
+        photo
+            .crop_imm(120 + 6 * i, 60, 64, 48)
+            .save(dir.path().join(format!("f{i:02}.png")))
+            .unwrap();
+    }
+    let input = dir.path().join("in.mp4");
+    let made = std::process::Command::new(&ffmpeg)
+        .args(["-hide_banner", "-v", "error", "-y", "-framerate", "6", "-i"])
+        .arg(dir.path().join("f%02d.png"))
+        .args(["-f", "lavfi", "-i", "sine=frequency=440:duration=1"])
+        .args([
+            "-c:v",
+            "libx264",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+            "-shortest",
+        ])
+        .arg(&input)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let before = std::fs::read(&input).unwrap();
+    let output = dir.path().join("out.mp4");
+    let run = common::prism()
+        .args(["style", "fast"])
+        .arg(&input)
+        .arg("-o")
+        .arg(&output)
+        .args(["-m", "style-mosaic", "--device", "cpu"])
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let (src, out) = (
+        probe(&ffmpeg, &input).unwrap(),
+        probe(&ffmpeg, &output).unwrap(),
+    );
+    assert_eq!((out.width, out.height), (64, 48));
+    assert_eq!(out.frames_estimate, src.frames_estimate);
+    assert!(out.has_audio, "audio copied");
+    assert_eq!(std::fs::read(&input).unwrap(), before, "input untouched");
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().contains("partial"))
+        .collect();
+    assert!(leftovers.is_empty());
+}

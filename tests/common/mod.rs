@@ -63,3 +63,17 @@ pub fn real_image(name: &str) -> PathBuf {
         )
     })
 }
+
+/// The `prism` binary that `cargo test --workspace` builds beside the test executables.
+pub fn prism() -> std::process::Command {
+    let exe = std::env::current_exe().unwrap();
+    let bin = exe.parent().and_then(Path::parent).unwrap().join("prism");
+    assert!(
+        bin.is_file(),
+        "{} is missing: build it with `cargo build -p prism-cli` ({SETUP})",
+        bin.display()
+    );
+    let mut cmd = std::process::Command::new(bin);
+    cmd.args(["--quiet"]);
+    cmd
+}

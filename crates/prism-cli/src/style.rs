@@ -3,6 +3,8 @@
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
+use std::io::IsTerminal;
+
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use prism_core::RuntimeOptions;
@@ -32,7 +34,7 @@ pub enum StyleCommand {
 
 #[derive(Args)]
 pub struct FastArgs {
-    /// An image or a folder of images.
+    /// An image, a folder of images, or a video (styled frame by frame, audio kept).
     pub input: PathBuf,
     /// Output file (or folder for a folder input; default: beside each input, suffix `_<style>`).
     #[arg(short, long)]
@@ -156,6 +158,50 @@ fn weights_note(kind: &str) -> &'static str {
     }
 }
 
+/// A video through the same ffmpeg path as upscaling: frames styled one by one, audio kept.
+fn fast_video(style: &mut FastStyle, args: &FastArgs, options: &FastOptions) -> Result<()> {
+    use prism_media::video::{VideoOptions, find_ffmpeg, map_video, probe};
+    let output = match &args.output {
+        Some(path) => path.clone(),
+        None => {
+            let stem = args.input.file_stem().unwrap_or_default().to_string_lossy();
+            let ext = args.input.extension().unwrap_or_default().to_string_lossy();
+            args.input
+                .with_file_name(format!("{stem}_{}.{ext}", style.style))
+        }
+    };
+    if output.exists() && !args.overwrite {
+        bail!(
+            "{} exists (pass --overwrite to replace it)",
+            output.display()
+        );
+    }
+    let ffmpeg = find_ffmpeg(None)?;
+    let info = probe(&ffmpeg, &args.input)?;
+    let size = options.output_size(info.width, info.height);
+    let show = std::io::stderr().is_terminal();
+    let report = map_video(
+        &ffmpeg,
+        &args.input,
+        info,
+        &output,
+        size,
+        &VideoOptions::default(),
+        "style",
+        show,
+        None,
+        |frame| style.stylize(frame, options),
+    )?;
+    eprintln!(
+        "{} frames ({}x{}) -> {}",
+        report.frames,
+        report.width,
+        report.height,
+        output.display()
+    );
+    Ok(())
+}
+
 fn fast(args: FastArgs, runtime: &RuntimeOptions) -> Result<()> {
     let options = FastOptions {
         content_scale: args.content_scale,
@@ -170,6 +216,9 @@ fn fast(args: FastArgs, runtime: &RuntimeOptions) -> Result<()> {
         style.provider(),
         weights_note(&style.weights)
     );
+    if prism_media::video::is_video(&args.input) {
+        return fast_video(&mut style, &args, &options);
+    }
     let batch = BatchOptions {
         recursive: args.recursive,
         suffix: format!("_{}", style.style),

@@ -565,3 +565,104 @@ mod tests {
         assert!(parse_probe("garbage: Invalid data found when processing input").is_none());
     }
 }
+
+/// What [`map_video`] did.
+#[derive(Debug, Clone)]
+pub struct VideoReport {
+    pub source: VideoInfo,
+    pub frames: u64,
+    pub width: u32,
+    pub height: u32,
+}
+
+/// Runs `process` on every frame of `input` (whose [`probe`] is `info`) and encodes the results,
+/// `size` pixels each, into `output` (written under a temporary name and renamed at the end),
+/// copying audio and metadata as `options` say. Decoding, processing and encoding overlap;
+/// `cancel` stops between frames. Every task's video path goes through here.
+#[allow(clippy::too_many_arguments)]
+pub fn map_video<E: From<Error>>(
+    ffmpeg: &Path,
+    input: &Path,
+    info: VideoInfo,
+    output: &Path,
+    size: (u32, u32),
+    options: &VideoOptions,
+    label: &'static str,
+    show_progress: bool,
+    cancel: Option<&std::sync::atomic::AtomicBool>,
+    mut process: impl FnMut(&DynamicImage) -> std::result::Result<DynamicImage, E>,
+) -> std::result::Result<VideoReport, E> {
+    use std::sync::atomic::Ordering;
+    if let (Ok(a), Ok(b)) = (input.canonicalize(), output.canonicalize())
+        && a == b
+    {
+        return Err(Error::WouldOverwriteInput {
+            path: output.to_path_buf(),
+        }
+        .into());
+    }
+    let (width, height) = size;
+    let mut writer = VideoWriter::create(
+        ffmpeg,
+        output,
+        width,
+        height,
+        &info.frame_rate,
+        info.high_bit_depth,
+        Some(input),
+        options,
+    )?;
+    let reader = VideoReader::open(ffmpeg, input, &info)?;
+    let progress = crate::Progress::new(
+        info.frames_estimate.unwrap_or(0),
+        crate::Unit::Frames,
+        label,
+        show_progress,
+    );
+    let mut failure: Option<E> = None;
+    let mut write_failure: Option<Error> = None;
+    let mut frames = 0u64;
+    crate::pipeline(
+        reader,
+        4,
+        |frame| frame,
+        |frame| {
+            if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+                failure = Some(Error::Cancelled.into());
+                return None;
+            }
+            match frame.map_err(E::from).and_then(|f| process(&f)) {
+                Ok(image) => Some(image),
+                Err(e) => {
+                    failure = Some(e);
+                    None
+                }
+            }
+        },
+        |image| {
+            if write_failure.is_some() {
+                return;
+            }
+            match writer.write_frame(&image) {
+                Ok(()) => {
+                    frames += 1;
+                    progress.inc(1);
+                }
+                Err(e) => write_failure = Some(e),
+            }
+        },
+    );
+    progress.finish();
+    if let Some(e) = failure.or(write_failure.map(E::from)) {
+        // Dropping the writer kills ffmpeg and removes the temporary file.
+        drop(writer);
+        return Err(e);
+    }
+    writer.finish()?;
+    Ok(VideoReport {
+        source: info,
+        frames,
+        width,
+        height,
+    })
+}

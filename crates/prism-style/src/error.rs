@@ -8,6 +8,8 @@ pub enum Error {
     Core(#[from] prism_core::Error),
     #[error(transparent)]
     Hub(#[from] prism_hub::Error),
+    #[error(transparent)]
+    Media(#[from] prism_media::Error),
 
     #[error("{path}: {reason}")]
     BadModel { path: PathBuf, reason: String },
@@ -35,6 +37,7 @@ impl Error {
         match self {
             Error::Core(e) => e.exit_code(),
             Error::Hub(e) => e.exit_code(),
+            Error::Media(e) => e.exit_code(),
             Error::BadModel { .. } => 5,
             Error::Options(_) => 2,
             Error::ImageSize { .. } => 6,

@@ -38,6 +38,16 @@ impl Default for FastOptions {
 }
 
 impl FastOptions {
+    /// The size of the stylised image for a `width` x `height` input (`content_scale` shrinks it).
+    pub fn output_size(&self, width: u32, height: u32) -> (u32, u32) {
+        let scale = |n: u32| (n as f32 / self.content_scale).round().max(1.0) as u32;
+        if self.content_scale == 1.0 {
+            (width, height)
+        } else {
+            (scale(width), scale(height))
+        }
+    }
+
     pub fn validate(&self) -> Result<()> {
         if !(self.content_scale > 0.0 && self.content_scale.is_finite()) {
             return Err(Error::Options("content scale must be positive".into()));
@@ -186,12 +196,7 @@ impl FastStyle {
         let image = if options.content_scale == 1.0 {
             image
         } else {
-            let w = (image.width() as f32 / options.content_scale)
-                .round()
-                .max(1.0) as u32;
-            let h = (image.height() as f32 / options.content_scale)
-                .round()
-                .max(1.0) as u32;
+            let (w, h) = options.output_size(image.width(), image.height());
             resized = image.resize_exact(w, h, FilterType::Lanczos3);
             &resized
         };

@@ -4,9 +4,9 @@
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use prism_media::video::{VideoInfo, VideoOptions, VideoReader, VideoWriter, find_ffmpeg, probe};
+use prism_media::video::{VideoOptions, VideoReport, find_ffmpeg, map_video, probe};
 use prism_media::{
-    BatchReport, Job, LoadedImage, Progress, Unit, WriteOptions, pipeline, read_image, write_image,
+    BatchReport, Job, LoadedImage, Progress, Unit, WriteOptions, read_image, write_image,
 };
 
 use crate::error::{Error, Result};
@@ -59,15 +59,6 @@ pub fn upscale_files(
     report
 }
 
-/// What a video upscale did.
-#[derive(Debug, Clone)]
-pub struct VideoReport {
-    pub source: VideoInfo,
-    pub frames: u64,
-    pub width: u32,
-    pub height: u32,
-}
-
 /// Upscales every frame of `input` into `output` (written under a temporary name and renamed at the
 /// end), copying audio and metadata. Decoding, inference and encoding run at the same time.
 pub fn upscale_video(
@@ -79,90 +70,25 @@ pub fn upscale_video(
     show_progress: bool,
     cancel: Option<&AtomicBool>,
 ) -> Result<VideoReport> {
-    if same_file(input, output) {
-        return Err(prism_media::Error::WouldOverwriteInput {
-            path: output.to_path_buf(),
-        }
-        .into());
-    }
     let ffmpeg = find_ffmpeg(ffmpeg)?;
     let info = probe(&ffmpeg, input)?;
-    let (_, (width, height)) = upscaler.plan(info.width, info.height)?;
-    let mut writer = VideoWriter::create(
+    let (_, size) = upscaler.plan(info.width, info.height)?;
+    map_video(
         &ffmpeg,
+        input,
+        info,
         output,
-        width,
-        height,
-        &info.frame_rate,
-        info.high_bit_depth,
-        Some(input),
+        size,
         video,
-    )?;
-    let reader = VideoReader::open(&ffmpeg, input, &info)?;
-    let progress = Progress::new(
-        info.frames_estimate.unwrap_or(0),
-        Unit::Frames,
         "upscale",
         show_progress,
-    );
-    let mut failure: Option<Error> = None;
-    let mut write_failure: Option<Error> = None;
-    let mut frames = 0u64;
-    pipeline(
-        reader,
-        4,
-        |frame| frame,
+        cancel,
         |frame| {
-            if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
-                failure = Some(Error::Cancelled);
-                return None;
-            }
-            let result = frame.map_err(Error::from).and_then(|f| {
-                let mut control = Control {
-                    progress: None,
-                    cancel,
-                };
-                upscaler.upscale_with(&f, &mut control)
-            });
-            match result {
-                Ok(image) => Some(image),
-                Err(e) => {
-                    failure = Some(e);
-                    None
-                }
-            }
+            let mut control = Control {
+                progress: None,
+                cancel,
+            };
+            upscaler.upscale_with(frame, &mut control)
         },
-        |image| {
-            if write_failure.is_some() {
-                return;
-            }
-            match writer.write_frame(&image) {
-                Ok(()) => {
-                    frames += 1;
-                    progress.inc(1);
-                }
-                Err(e) => write_failure = Some(e.into()),
-            }
-        },
-    );
-    progress.finish();
-    if let Some(e) = failure.or(write_failure) {
-        // Dropping the writer kills ffmpeg and removes the temporary file.
-        drop(writer);
-        return Err(e);
-    }
-    writer.finish()?;
-    Ok(VideoReport {
-        source: info,
-        frames,
-        width,
-        height,
-    })
-}
-
-fn same_file(a: &Path, b: &Path) -> bool {
-    match (a.canonicalize(), b.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => false,
-    }
+    )
 }

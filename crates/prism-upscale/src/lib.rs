@@ -21,7 +21,8 @@ pub mod tiling;
 mod upscaler;
 
 pub use error::{Error, Result};
-pub use files::{VideoReport, upscale_files, upscale_video};
+pub use files::{upscale_files, upscale_video};
+pub use prism_media::video::VideoReport;
 pub use upscaler::{
     AlphaMode, Control, OutputScale, SrModelInfo, TileProgress, TileSize, UpscaleOptions, Upscaler,
 };
