@@ -294,13 +294,11 @@ fn sequence(args: &InterpolateArgs, rife: &mut Interpolator, input: SequenceInpu
         ensure_output_dir(&args.output, &inputs)?;
         args.output.join("flow")
     };
-    if out_video {
-        if inputs.iter().any(|i| same_file(i, &args.output)) {
-            bail!(
-                "{}: the output is an input; refusing to overwrite it",
-                args.output.display()
-            );
-        }
+    if out_video && inputs.iter().any(|i| same_file(i, &args.output)) {
+        bail!(
+            "{}: the output is an input; refusing to overwrite it",
+            args.output.display()
+        );
     }
     let progress = Progress::new(
         expected.unwrap_or(0),
@@ -383,7 +381,7 @@ fn sequence(args: &InterpolateArgs, rife: &mut Interpolator, input: SequenceInpu
                     (first.image.width(), first.image.height(), deep)
                 }
             };
-            let source_for_audio = matches!(video_info, Some(_)).then(|| inputs[0].to_path_buf());
+            let source_for_audio = video_info.is_some().then(|| inputs[0].to_path_buf());
             Some(VideoWriter::create(
                 &ffmpeg()?,
                 &args.output,
@@ -457,13 +455,13 @@ fn sequence(args: &InterpolateArgs, rife: &mut Interpolator, input: SequenceInpu
         for frame in stream.by_ref() {
             match frame {
                 Ok(frame) => {
-                    if let FrameKind::SceneCut { a, b } = frame.kind {
-                        if last_cut != Some((a, b)) {
-                            progress.println(format!(
-                                "scene cut between frames {a} and {b}: repeating frame {a}"
-                            ));
-                            last_cut = Some((a, b));
-                        }
+                    if let FrameKind::SceneCut { a, b } = frame.kind
+                        && last_cut != Some((a, b))
+                    {
+                        progress.println(format!(
+                            "scene cut between frames {a} and {b}: repeating frame {a}"
+                        ));
+                        last_cut = Some((a, b));
                     }
                     if out_tx.send(frame).is_err() {
                         break;

@@ -50,13 +50,13 @@ impl Runtime {
     pub fn init(options: &RuntimeOptions) -> Result<&'static Runtime> {
         let mut slot = RUNTIME.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(runtime) = *slot {
-            if let Some(requested) = &options.library {
-                if !same_file(requested, &runtime.path) {
-                    return Err(Error::RuntimeAlreadyLoaded {
-                        loaded: runtime.path.clone(),
-                        requested: requested.clone(),
-                    });
-                }
+            if let Some(requested) = &options.library
+                && !same_file(requested, &runtime.path)
+            {
+                return Err(Error::RuntimeAlreadyLoaded {
+                    loaded: runtime.path.clone(),
+                    requested: requested.clone(),
+                });
             }
             return Ok(runtime);
         }

@@ -169,7 +169,7 @@ fn planes<T: Sample, const C: usize>(
     range: ValueRange,
 ) -> (Array4<f32>, Option<Array2<f32>>) {
     let factor = range.scale() / T::FULL_SCALE;
-    let (gray, has_alpha) = (C < 3, C % 2 == 0);
+    let (gray, has_alpha) = (C < 3, C.is_multiple_of(2));
     let mut color = Array4::<f32>::zeros((1, 3, h, w));
     let mut alpha = has_alpha.then(|| Array2::<f32>::zeros((h, w)));
     if w == 0 || h == 0 {
@@ -224,13 +224,13 @@ pub fn tensor_to_image(
             reason: "expected 1 or 3 colour planes".into(),
         });
     }
-    if let Some(a) = &alpha {
-        if a.dim() != (h, w) {
-            return Err(Error::TensorShape {
-                shape: a.shape().to_vec(),
-                reason: format!("alpha plane is not {h}x{w}"),
-            });
-        }
+    if let Some(a) = &alpha
+        && a.dim() != (h, w)
+    {
+        return Err(Error::TensorShape {
+            shape: a.shape().to_vec(),
+            reason: format!("alpha plane is not {h}x{w}"),
+        });
     }
     let (Ok(width), Ok(height)) = (u32::try_from(w), u32::try_from(h)) else {
         return Err(Error::TensorShape {
@@ -304,7 +304,7 @@ where
     P: image::Pixel<Subpixel = T>,
     T: Sample + image::Primitive,
 {
-    let (gray, has_alpha) = (C < 3, C % 2 == 0);
+    let (gray, has_alpha) = (C < 3, C.is_multiple_of(2));
     let (gi, bi) = (1.min(C - 1), 2.min(C - 1));
     let mut out = vec![T::from_f32(0.0); src.w * src.h * C];
     if src.w > 0 && src.h > 0 {

@@ -261,7 +261,7 @@ impl Hub {
             });
         }
         if self.offline {
-            return self.from_cache(hub, sha256).and_then(|found| {
+            return self.lookup_cache(hub, sha256).and_then(|found| {
                 found.ok_or_else(|| Error::OfflineMiss {
                     repo: hub.repo.clone(),
                     revision: hub.revision.clone(),
@@ -275,7 +275,7 @@ impl Hub {
             Ok(meta) => meta,
             // The Hub is unreachable or failing: a cached copy of this revision still serves.
             Err(e @ (Error::Network { .. } | Error::Http { .. })) => {
-                return match self.from_cache(hub, sha256)? {
+                return match self.lookup_cache(hub, sha256)? {
                     Some(found) => {
                         tracing::warn!(error = %e, "using the cached copy");
                         Ok(found)
@@ -340,7 +340,7 @@ impl Hub {
 
     /// A verified cache hit, or `None`. Blobs named by their sha256 were verified when they were
     /// stored; others are hashed now when a sha256 is expected, and a mismatch is an error.
-    fn from_cache(&self, hub: &HubFile, sha256: Option<&str>) -> Result<Option<Downloaded>> {
+    fn lookup_cache(&self, hub: &HubFile, sha256: Option<&str>) -> Result<Option<Downloaded>> {
         let Some(path) = self.cache.lookup(hub) else {
             return Ok(None);
         };

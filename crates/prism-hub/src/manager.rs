@@ -351,7 +351,7 @@ impl ModelManager {
             .iter()
             .map(|x| (x.used, x.id.clone(), x.bytes))
             .collect();
-        v.sort_by(|a, b| b.0.cmp(&a.0));
+        v.sort_by_key(|x| std::cmp::Reverse(x.0));
         v.into_iter().map(|(_, id, b)| (id, b)).collect()
     }
 }

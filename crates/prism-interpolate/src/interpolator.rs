@@ -182,10 +182,10 @@ impl Interpolator {
             Some(m) => return Err(bad(format!("prism.pad_multiple is {m}"))),
             None => 32,
         };
-        if let Some(range) = info.metadata.get("prism.value_range") {
-            if ValueRange::from_metadata(range) != Some(ValueRange::Unit) {
-                return Err(bad(format!("value range {range}, expected 0..1")));
-            }
+        if let Some(range) = info.metadata.get("prism.value_range")
+            && ValueRange::from_metadata(range) != Some(ValueRange::Unit)
+        {
+            return Err(bad(format!("value range {range}, expected 0..1")));
         }
         Ok(Interpolator {
             model,
@@ -632,7 +632,7 @@ pub fn dyadic(t: f64, max_depth: u32, nearest: bool) -> std::result::Result<(u64
 }
 
 fn reduce(mut k: u64, mut d: u32) -> (u64, u32) {
-    while d > 0 && k % 2 == 0 {
+    while d > 0 && k.is_multiple_of(2) {
         k /= 2;
         d -= 1;
     }

@@ -199,12 +199,12 @@ where
                 &format!("frame {index}"),
             )?;
             let thumb = thumbnail(&image);
-            if let Some(limit) = self.options.dedup_threshold {
-                if ssim_plane(cur.thumb.view(), thumb.view()) >= limit {
-                    tracing::debug!(frame = index, "duplicate of frame {}; dropped", cur.index);
-                    self.stats.duplicates_dropped += 1;
-                    continue;
-                }
+            if let Some(limit) = self.options.dedup_threshold
+                && ssim_plane(cur.thumb.view(), thumb.view()) >= limit
+            {
+                tracing::debug!(frame = index, "duplicate of frame {}; dropped", cur.index);
+                self.stats.duplicates_dropped += 1;
+                continue;
             }
             break self.kept(index, image, thumb)?;
         };

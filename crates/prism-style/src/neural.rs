@@ -304,9 +304,10 @@ pub fn neural_style(
                     loss: loss.total,
                 });
             }
-            let snapshot = (options.snapshot_every > 0 && step % options.snapshot_every == 0)
-                .then(|| render(x, &content_t, options.original_colors, content))
-                .transpose()?;
+            let snapshot = (options.snapshot_every > 0
+                && step.is_multiple_of(options.snapshot_every))
+            .then(|| render(x, &content_t, options.original_colors, content))
+            .transpose()?;
             let p = Progress {
                 scale: level,
                 scales: options.scales,

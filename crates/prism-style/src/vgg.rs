@@ -162,13 +162,12 @@ impl Vgg {
         if let (Some(of), Some(id)) = (
             meta(&vjp, "prism.vjp_of"),
             meta(&features, "prism.model_id"),
-        ) {
-            if of != id {
-                return Err(Error::BadModel {
-                    path: vjp.path().to_path_buf(),
-                    reason: format!("is the gradient of `{of}`, not of `{id}`"),
-                });
-            }
+        ) && of != id
+        {
+            return Err(Error::BadModel {
+                path: vjp.path().to_path_buf(),
+                reason: format!("is the gradient of `{of}`, not of `{id}`"),
+            });
         }
         let weights = meta(&features, "prism.weights").unwrap_or_else(|| "unknown".into());
         if meta(&vjp, "prism.weights").is_some_and(|w| w != weights) {
