@@ -172,3 +172,39 @@ fn a_partly_failing_batch_exits_with_seven() {
     let up = image::open(out.join(&written[0])).unwrap();
     assert_eq!((up.width(), up.height()), (24, 20));
 }
+
+/// `prism models`: the registry filtered by task, and an offline miss that names the file, exits
+/// with 5 and leaves the cache empty.
+#[test]
+fn models_list_and_offline_download() {
+    let home = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_prism"))
+            .args(args)
+            .env("HF_HOME", home.path())
+            .env("HF_HUB_OFFLINE", "1")
+            .env_remove("HF_HUB_CACHE")
+            .output()
+            .unwrap()
+    };
+    let out = run(&["models", "list", "--task", "interpolate", "--json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let list = list.as_array().unwrap();
+    assert!(list.iter().all(|m| m["task"] == "interpolate"));
+    assert!(list.iter().any(|m| m["id"] == "rife-hd-v3"));
+
+    let out = run(&["models", "download", "realesrgan-x4plus-qualcomm"]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(5), "{stderr}");
+    assert!(
+        stderr.contains("offline") && stderr.contains("Real-ESRGAN-x4plus.onnx"),
+        "{stderr}"
+    );
+    let out = run(&["models", "cache", "ls"]);
+    assert!(
+        text(&out.stdout).contains("(0 files)"),
+        "{}",
+        text(&out.stdout)
+    );
+}
