@@ -4,8 +4,7 @@
 //! model never waits for I/O and memory stays bounded on long videos.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::mpsc::sync_channel;
 
 use anyhow::{Context, Result, bail};
@@ -273,7 +272,7 @@ fn sequence(args: &InterpolateArgs, rife: &mut Interpolator, input: SequenceInpu
     let hold_last = matches!(input, SequenceInput::Video(_)) && out_video;
     let step = timing.step()?;
     let expected = count.map(|n| step.output_count(n, hold_last));
-    let cancel = Arc::new(AtomicBool::new(false));
+    let cancel = crate::interrupted().clone();
     let options = SequenceOptions {
         timing,
         scene_threshold: args.scene_threshold,

@@ -1,10 +1,13 @@
 //! `prism`: the command-line face of the Prism engine.
 //!
 //! Exit codes: 0 success, 1 other failure, 2 bad usage, 3 ONNX Runtime missing or unusable,
-//! 4 execution provider unavailable, 5 bad or missing model file, 6 inputs that do not fit.
+//! 4 execution provider unavailable, 5 bad or missing model file, 6 inputs that do not fit,
+//! 7 partial batch, 130 interrupted by Ctrl-C.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -87,8 +90,24 @@ enum Command {
     Models(models::ModelsArgs),
 }
 
+/// Set by Ctrl-C: every command checks it between steps, stops, and cleans up its temporary files.
+/// A second Ctrl-C exits at once.
+pub fn interrupted() -> &'static Arc<AtomicBool> {
+    static FLAG: OnceLock<Arc<AtomicBool>> = OnceLock::new();
+    FLAG.get_or_init(|| Arc::new(AtomicBool::new(false)))
+}
+
+/// Exit code of a run stopped by Ctrl-C (128 + SIGINT, as shells report it).
+const EXIT_INTERRUPTED: u8 = 130;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let _ = ctrlc::set_handler(|| {
+        if interrupted().swap(true, Ordering::SeqCst) {
+            std::process::exit(i32::from(EXIT_INTERRUPTED));
+        }
+        eprintln!("interrupted: stopping after the current step (Ctrl-C again to quit at once)");
+    });
     let level = match (cli.quiet, cli.verbose) {
         (true, _) => "error",
         (false, 0) => "warn",
@@ -109,6 +128,10 @@ fn main() -> ExitCode {
 
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(_) if interrupted().load(Ordering::SeqCst) => {
+            eprintln!("interrupted: nothing half-written was left");
+            ExitCode::from(EXIT_INTERRUPTED)
+        }
         Err(error) => {
             eprintln!("error: {error:#}");
             let code = exit_code(&error);

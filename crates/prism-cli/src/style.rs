@@ -189,7 +189,7 @@ fn fast_video(style: &mut FastStyle, args: &FastArgs, options: &FastOptions) -> 
         &VideoOptions::default(),
         "style",
         show,
-        None,
+        Some(crate::interrupted().as_ref()),
         |frame| style.stylize(frame, options),
     )?;
     eprintln!(
@@ -254,6 +254,9 @@ fn fast(args: FastArgs, runtime: &RuntimeOptions) -> Result<()> {
         batch.skip_existing,
         |job| read_image(&job.input).map_err(anyhow::Error::from),
         |_, loaded| {
+            if crate::interrupted().load(std::sync::atomic::Ordering::SeqCst) {
+                return None;
+            }
             Some(
                 style
                     .stylize(&loaded.image, &options)
@@ -355,6 +358,9 @@ fn neural(args: NeuralArgs, runtime: &RuntimeOptions) -> Result<()> {
         .map(|(image, &weight)| StyleImage { image, weight })
         .collect();
     let result = neural_style(&mut vgg, &content, &style_refs, &options, &mut |p| {
+        if crate::interrupted().load(std::sync::atomic::Ordering::SeqCst) {
+            return std::ops::ControlFlow::Break(());
+        }
         if args.print_every > 0 && (p.step % args.print_every == 0 || p.step + 1 == p.steps) {
             eprintln!(
                 "scale {}/{} {}x{} step {:>4}/{}: total {:.4e} content {:.4e} style {:.4e} tv {:.4e} ({:.1} s)",

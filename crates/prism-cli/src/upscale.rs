@@ -174,7 +174,7 @@ pub fn run(args: UpscaleArgs, runtime: &RuntimeOptions) -> Result<()> {
             args.ffmpeg.as_deref(),
             &video,
             show,
-            None,
+            Some(crate::interrupted().as_ref()),
         )?;
         eprintln!(
             "{}: {} frames, {}x{} -> {}x{}{}",
@@ -210,7 +210,11 @@ pub fn run(args: UpscaleArgs, runtime: &RuntimeOptions) -> Result<()> {
         let job = &jobs[0];
         prism_media::OutputFormat::from_path(&job.output)?;
         let loaded = read_image(&job.input)?;
-        let image = upscaler.upscale(&loaded.image)?;
+        let mut control = prism_upscale::Control {
+            progress: None,
+            cancel: Some(crate::interrupted().as_ref()),
+        };
+        let image = upscaler.upscale_with(&loaded.image, &mut control)?;
         if let Some(parent) = job.output.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|error| prism_media::Error::Io {
                 path: parent.to_path_buf(),
@@ -229,8 +233,17 @@ pub fn run(args: UpscaleArgs, runtime: &RuntimeOptions) -> Result<()> {
         );
         return Ok(());
     }
-    let report =
-        prism_upscale::upscale_files(&mut upscaler, &jobs, &write, !args.overwrite, show, None);
+    let report = prism_upscale::upscale_files(
+        &mut upscaler,
+        &jobs,
+        &write,
+        !args.overwrite,
+        show,
+        Some(crate::interrupted().as_ref()),
+    );
+    if crate::interrupted().load(std::sync::atomic::Ordering::SeqCst) {
+        anyhow::bail!("interrupted");
+    }
     eprintln!(
         "{} written, {} already done, {} failed",
         report.written.len(),

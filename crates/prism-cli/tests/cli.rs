@@ -208,3 +208,48 @@ fn models_list_and_offline_download() {
         text(&out.stdout)
     );
 }
+
+/// Ctrl-C stops a long upscale between tiles: exit code 130 and no output, not even a partial one.
+#[cfg(unix)]
+#[test]
+fn ctrl_c_stops_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("big.png");
+    image::RgbImage::from_fn(512, 384, |x, y| {
+        image::Rgb([(x % 251) as u8, (y % 241) as u8, ((x * y) % 239) as u8])
+    })
+    .save(&input)
+    .unwrap();
+    let out = dir.path().join("out");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_prism"))
+        .args(["upscale", input.to_str().unwrap(), "-o"])
+        .arg(out.join("big_x4.png"))
+        .args([
+            "-m",
+            "realesrgan-x4plus",
+            "--device",
+            "cpu",
+            "--tile",
+            "64",
+            "--no-progress",
+        ])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the upscale should still be running"
+    );
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let result = child.wait_with_output().unwrap();
+    assert_eq!(result.status.code(), Some(130), "{}", text(&result.stderr));
+    let left: Vec<_> = std::fs::read_dir(&out)
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "nothing may be left behind: {left:?}");
+}
