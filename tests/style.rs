@@ -95,6 +95,17 @@ fn psnr(a: &Array4<f32>, b: &Array4<f32>) -> f64 {
     10.0 * (1.0 / mse).log10()
 }
 
+/// The largest relative deviation of our total loss from PyTorch's, step by step.
+fn worst_loss_deviation(ours: &[prism_style::LossTerms], torch: &[serde_json::Value]) -> f64 {
+    ours.iter()
+        .zip(torch)
+        .map(|(ours, theirs)| {
+            let t = theirs["total"].as_f64().unwrap();
+            (ours.total - t).abs() / t
+        })
+        .fold(0.0, f64::max)
+}
+
 fn content_and_style() -> (DynamicImage, DynamicImage) {
     (png("content.png"), png("style.png"))
 }
@@ -224,11 +235,7 @@ fn adam_matches_pytorch() {
     .unwrap();
     let torch_losses = adam["losses"].as_array().unwrap();
     assert_eq!(result.losses[0].len(), torch_losses.len());
-    let mut worst = 0.0f64;
-    for (ours, theirs) in result.losses[0].iter().zip(torch_losses) {
-        let t = theirs["total"].as_f64().unwrap();
-        worst = worst.max((ours.total - t).abs() / t);
-    }
+    let worst = worst_loss_deviation(&result.losses[0], torch_losses);
     let final_psnr = psnr(&result.raw, &raw_f32("adam_final.f32", result.raw.dim()));
     eprintln!(
         "Adam vs PyTorch: worst loss deviation {:.3}%, final PSNR {final_psnr:.1} dB",
@@ -263,11 +270,7 @@ fn lbfgs_without_line_search_matches_torch_optim_lbfgs() {
     )
     .unwrap();
     let torch_losses = lbfgs["losses"].as_array().unwrap();
-    let mut worst = 0.0f64;
-    for (ours, theirs) in result.losses[0].iter().zip(torch_losses) {
-        let t = theirs["total"].as_f64().unwrap();
-        worst = worst.max((ours.total - t).abs() / t);
-    }
+    let worst = worst_loss_deviation(&result.losses[0], torch_losses);
     let final_psnr = psnr(&result.raw, &raw_f32("lbfgs_final.f32", result.raw.dim()));
     eprintln!(
         "L-BFGS vs PyTorch: worst loss deviation {:.3}%, final PSNR {final_psnr:.1} dB",

@@ -226,12 +226,6 @@ fn fast(args: FastArgs, runtime: &RuntimeOptions) -> Result<()> {
         ..BatchOptions::default()
     };
     let jobs = plan_jobs(&args.input, args.output.as_deref(), &batch)?;
-    for job in &jobs {
-        if let Some(parent) = job.output.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent)
-                .with_context(|| format!("cannot create {}", parent.display()))?;
-        }
-    }
     if jobs.len() == 1 {
         let job = &jobs[0];
         let loaded = read_image(&job.input)?;

@@ -215,12 +215,6 @@ pub fn run(args: UpscaleArgs, runtime: &RuntimeOptions) -> Result<()> {
             cancel: Some(crate::interrupted().as_ref()),
         };
         let image = upscaler.upscale_with(&loaded.image, &mut control)?;
-        if let Some(parent) = job.output.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|error| prism_media::Error::Io {
-                path: parent.to_path_buf(),
-                error,
-            })?;
-        }
         write_image(&job.output, &image, loaded.icc_profile.as_deref(), &write)?;
         eprintln!(
             "{} ({}x{}) -> {} ({}x{})",

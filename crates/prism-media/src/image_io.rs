@@ -278,11 +278,14 @@ pub fn temp_path(path: &Path) -> PathBuf {
 
 /// Runs `write` on a temporary file next to `path` and renames it to `path` only when `write`
 /// succeeded, so `path` is either the complete new file or untouched. The temporary file is removed
-/// on failure.
+/// on failure. Missing parent folders are created first.
 pub fn atomic_write<F>(path: &Path, write: F) -> Result<()>
 where
     F: FnOnce(&mut BufWriter<File>) -> Result<()>,
 {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+    }
     let temp = temp_path(path);
     let file = File::create(&temp).map_err(|e| Error::Io {
         path: path.to_path_buf(),

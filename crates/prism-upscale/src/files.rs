@@ -43,12 +43,6 @@ pub fn upscale_files(
             }
         },
         |job, (image, icc)| {
-            if let Some(parent) = job.output.parent().filter(|p| !p.as_os_str().is_empty()) {
-                std::fs::create_dir_all(parent).map_err(|error| prism_media::Error::Io {
-                    path: parent.to_path_buf(),
-                    error,
-                })?;
-            }
             write_image(&job.output, &image, icc.as_deref(), write)?;
             progress.inc(1);
             Ok(())
