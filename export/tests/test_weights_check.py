@@ -3,7 +3,7 @@ misshapen key listed, on every --weights path (SR, RIFE, style, VGG)."""
 import pytest
 import torch
 
-from prism_export import exporter, registry, rife, style
+from prism_export import exporter, registry, rife_v46, style
 from prism_export import sr_arch as A
 from prism_export.weights import WeightsMismatch, check_state_dict
 
@@ -56,7 +56,7 @@ def test_sr_weights_file_that_does_not_fit(tmp_path):
 
 
 def test_rife_weights_file_that_does_not_fit(tmp_path):
-    sd = {"module." + k: v for k, v in rife.IFNetV46().state_dict().items()}
+    sd = {"module." + k: v for k, v in rife_v46.IFNetV46().state_dict().items()}
     sd["module.block0.conv0.0.0.weight"] = torch.zeros(96, 8, 3, 3)  # in_planes 8 instead of 7
     del sd["module.block3.lastconv.0.bias"]
     sd["module.block_tea.conv0.0.0.weight"] = torch.zeros(1)  # teacher: dropped, not an error
