@@ -122,6 +122,7 @@ def onnx_metadata(spec: ModelSpec, info: dict[str, str], precision: str) -> dict
         "prism.layout": "NCHW",  # every Prism model: float32 NCHW tensors in and out
     }
     meta.update(spec.metadata)
+    meta.update({k: v for k, v in info.items() if k.startswith("prism.")})  # set by the weights (e.g. prism.normalize)
     meta.update({
         "prism.precision": precision,
         "prism.weights": info["kind"],
@@ -316,7 +317,7 @@ def manifest_entry(spec: ModelSpec, info: dict[str, str], params: int, out_dir: 
         "weights": {"kind": info["kind"], "source": info["source"]},
         "inputs": list(spec.input_names),
         "outputs": list(spec.output_names),
-        "metadata": dict(md),
+        "metadata": {**md, **{k: v for k, v in info.items() if k.startswith("prism.")}},
         "exporter": exporter_string(),
         "files": {},
     }

