@@ -60,12 +60,9 @@ fn vgg() -> Vgg {
     Vgg::load(Pool::Max, &cpu()).unwrap()
 }
 
-/// The loss weights of the parity script.
+/// The loss weights of the parity script: the defaults.
 fn parity_weights() -> LossWeights {
-    LossWeights {
-        tv: 1.0,
-        ..LossWeights::default()
-    }
+    LossWeights::default()
 }
 
 fn targets(vgg: &mut Vgg, weights: &LossWeights) -> Targets {
@@ -151,10 +148,7 @@ fn loss_gradient_matches_finite_differences() {
     common::exported("vgg19-features-avgpool");
     common::exported("vgg19-vjp-avgpool");
     let mut vgg = Vgg::load(Pool::Avg, &cpu()).unwrap();
-    let weights = LossWeights {
-        tv: 1.0,
-        ..LossWeights::default()
-    };
+    let weights = LossWeights::default();
     let crop = |name: &str, x: u32, y: u32| {
         image::open(common::real_image(name))
             .unwrap()

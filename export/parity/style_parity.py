@@ -14,7 +14,8 @@ Writes to export/out/parity/style/ (git-ignored):
   of 4, cropped after, 0..255).
 
 Raw .f32 files are little-endian float32 in C order; shapes are in reference.json. The VGG19 and
-TransformerNet weights are the same seeded random ones the ONNX export uses (prism_export.style).
+TransformerNet weights are the ones the ONNX export uses by default (prism_export.style: the real
+Caffe VGG19; seeded TransformerNet); the loss weights are Prism's defaults (prism_style::loss).
 """
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ from prism_export import style  # noqa: E402
 
 OUT = ROOT / "out" / "parity" / "style"
 SIZE = 64
-CONTENT_WEIGHT, STYLE_WEIGHT, TV_WEIGHT = 1.0, 1e6, 1.0
+CONTENT_WEIGHT, STYLE_WEIGHT, TV_WEIGHT = 5.0, 500.0, 2.5e7  # = LossWeights::default()
 CONTENT_LAYERS = {"relu4_2": 1.0}
 STYLE_LAYERS = {"relu1_1": 1.0, "relu2_1": 1.0, "relu3_1": 1.0, "relu4_1": 1.0, "relu5_1": 1.0}
 ADAM_LR, ADAM_STEPS = 0.01, 50

@@ -262,8 +262,8 @@ fn interpolate_demo(root: &Path, py: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Fast (style-mosaic) and neural style (VGG19, 60 L-BFGS steps at 128 px) on the real
-/// astronaut photo with the coffee photo as style; side-by-side sheets in target/demo/style.
+/// Fast (style-mosaic) and neural style (real Caffe VGG19, 100 L-BFGS steps at 256 px, ihc.png as
+/// style) on the real astronaut photo; side-by-side sheets in target/demo/style.
 fn style_demo(root: &Path) -> Result<()> {
     let out = root.join("target/demo/style");
     std::fs::create_dir_all(&out)?;
@@ -283,28 +283,31 @@ fn style_demo(root: &Path) -> Result<()> {
         .arg(out.join("fast_mosaic.png"))
         .arg("--sheet")
         .arg(out.join("fast_sheet.png")))?;
-    step("prism style neural (L-BFGS, 60 steps, 128 px): astronaut.png in the style of coffee.png");
+    step(
+        "prism style neural (real Caffe VGG19, L-BFGS, 100 steps, 256 px): astronaut.png in the \
+         style of ihc.png (a stained-tissue micrograph: brown strokes on blue dots)",
+    );
     run(Command::new(prism(root))
         .args([
             "style",
             "neural",
             "--size",
-            "128",
+            "256",
             "--steps",
-            "60",
+            "100",
             "--print-every",
             "10",
         ])
         .arg(data.join("astronaut.png"))
         .arg("--style")
-        .arg(data.join("coffee.png"))
+        .arg(data.join("ihc.png"))
         .arg("-o")
         .arg(out.join("neural.png"))
         .arg("--sheet")
         .arg(out.join("neural_sheet.png")))?;
     eprintln!(
-        "look at {}/fast_sheet.png and neural_sheet.png; weights used: style-mosaic TransformerNet and \
-         VGG19 are SEEDED RANDOM (no real weights reachable here; export with --weights for the real ones)",
+        "look at {}/fast_sheet.png and neural_sheet.png; weights used: style-mosaic TransformerNet \
+         (SEEDED RANDOM) and the real Caffe VGG19",
         out.display()
     );
     Ok(())

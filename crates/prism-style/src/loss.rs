@@ -1,13 +1,16 @@
 //! The Gatys loss and its gradient with respect to the VGG19 features and the image.
 //!
 //! With `F_l` the `[C, HW]` feature map of layer `l` of the image being optimised, `P_l` that of
-//! the content image, and `G(F) = F Fᵀ / (C·H·W)` the normalised Gram matrix (the convention of the
-//! PyTorch neural-style tutorial, which is what the default weights 1 / 1e6 are tuned for):
+//! the content image, and `G(F) = F Fᵀ / (C·H·W)` the normalised Gram matrix (jcjohnson/neural-style's
+//! convention, so its weights for the Caffe VGG19 carry over: content 5, style 100; Prism starts
+//! from the content image, not noise, and uses style 500 so that 300 steps stylise fully):
 //!
 //! - content = `content_weight · Σ_l w_l · mean((F_l − P_l)²)`
 //! - style   = `style_weight · Σ_l w_l · mean((G(F_l) − A_l)²)`, `A_l` the (blended) style Gram
 //! - tv      = `tv_weight · (mean((x[.., y, x+1] − x[.., y, x])²) + mean((x[.., y+1, x] − x[.., y, x])²))`
-//!   on the 0..1 image.
+//!   on the 0..1 image. Being a mean, it balances the other terms the same way at every size;
+//!   neural-style's `tv_weight 1e-3` (a sum over the 0..255 image) equals `TV_WEIGHT` at its
+//!   512 px default.
 //!
 //! Sums are accumulated in `f64`.
 
@@ -54,13 +57,21 @@ pub struct LossWeights {
     pub style_layers: Vec<LayerWeight>,
 }
 
+/// Default content weight (for the Caffe VGG19 features, 0..255 scale).
+pub const CONTENT_WEIGHT: f64 = 5.0;
+/// Default style weight (neural-style's 100, x5: the run starts from the content image).
+pub const STYLE_WEIGHT: f64 = 500.0;
+/// Default total-variation weight: `0.5 · 1e-3 · 255² · 3 · 512²` (neural-style's 1e-3 at 512 px).
+pub const TV_WEIGHT: f64 = 2.5e7;
+
 impl Default for LossWeights {
-    /// Content 1, style 1e6, no total variation; content relu4_2, style relu1_1..relu5_1 at 1 each.
+    /// [`CONTENT_WEIGHT`], [`STYLE_WEIGHT`], [`TV_WEIGHT`]; content relu4_2, style
+    /// relu1_1..relu5_1 at 1 each.
     fn default() -> Self {
         Self {
-            content: 1.0,
-            style: 1e6,
-            tv: 0.0,
+            content: CONTENT_WEIGHT,
+            style: STYLE_WEIGHT,
+            tv: TV_WEIGHT,
             content_layers: vec![LayerWeight::new(Layer::Relu4_2, 1.0)],
             style_layers: [
                 Layer::Relu1_1,

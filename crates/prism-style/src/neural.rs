@@ -50,8 +50,8 @@ pub enum Init {
     Image(DynamicImage),
 }
 
-/// Everything that shapes a neural-style run. `Default` is the classic setting: content weight 1,
-/// style weight 1e6, 300 L-BFGS steps, started from the content image.
+/// Everything that shapes a neural-style run. `Default`: [`LossWeights::default`] (tuned for the
+/// Caffe VGG19), 300 L-BFGS steps, started from the content image.
 #[derive(Debug, Clone)]
 pub struct NeuralOptions {
     /// Long side of the result in pixels; `None` keeps the content image's size.
