@@ -98,6 +98,37 @@ def main(out: Path) -> None:
     )
     save(helper.make_model(graph, opset_imports=OPSET), out / "fixed_shape.onnx")
 
+    # Fixed declared dims on fully convolutional graphs, for running at other sizes (dims made free
+    # in memory): a 3x3 conv + ReLU with a fixed value_info hint that runs at any size, with a numpy
+    # reference at 12x10; and the same conv followed by a Reshape to a constant shape, which cannot.
+    rng = np.random.default_rng(99)
+    w = rng.standard_normal((3, 3, 3, 3)).astype(np.float32) * 0.3
+    b = rng.standard_normal(3).astype(np.float32) * 0.1
+    conv = helper.make_node("Conv", ["input", "weight", "bias"], ["hidden"], pads=[1, 1, 1, 1], kernel_shape=[3, 3])
+    weights = [numpy_helper.from_array(w, "weight"), numpy_helper.from_array(b, "bias")]
+    graph = helper.make_graph(
+        [conv, helper.make_node("Relu", ["hidden"], ["output"])],
+        "fixed_conv",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, 8, 8])],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, 3, 8, 8])],
+        weights,
+        value_info=[helper.make_tensor_value_info("hidden", TensorProto.FLOAT, [1, 3, 8, 8])],
+    )
+    save(helper.make_model(graph, opset_imports=OPSET), out / "fixed_conv.onnx")
+    x = (np.arange(1 * 3 * 12 * 10, dtype=np.float32).reshape(1, 3, 12, 10) % 11) / 11.0 - 0.3
+    y = np.maximum(conv3x3_reference(x.astype(np.float64), w.astype(np.float64), b.astype(np.float64)), 0.0)
+    (out / "fixed_conv.expected.json").write_text(json.dumps(
+        {"input_shape": list(x.shape), "input": x.ravel().tolist(), "output": y.ravel().tolist()}))
+    shape = numpy_helper.from_array(np.array([1, 192], dtype=np.int64), "flat_shape")
+    graph = helper.make_graph(
+        [conv, helper.make_node("Reshape", ["hidden", "flat_shape"], ["output"])],
+        "fixed_reshape",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, 8, 8])],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, 192])],
+        weights + [shape],
+    )
+    save(helper.make_model(graph, opset_imports=OPSET), out / "fixed_reshape.onnx")
+
     # Two named inputs with symbolic dimensions, for named --shape arguments.
     dims = ["N", 3, "H", "W"]
     graph = helper.make_graph(

@@ -79,6 +79,11 @@ def main(argv: list[str] | None = None) -> int:
     entries, failed = [], []
     for spec in specs:
         try:
+            if spec.packaged is not None:
+                if args.weights:
+                    raise ValueError(f"{spec.id} is a ready-made file and does not accept --weights")
+                entries.append(spec.packaged(out_dir, args.cmd == "export"))
+                continue
             entries.append(exporter.process(spec, out_dir, weights_path=args.weights,
                                             do_export=args.cmd == "export", dynamo=getattr(args, "dynamo", False)))
         except exporter.ParityError as e:

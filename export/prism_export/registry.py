@@ -12,6 +12,7 @@ SPEC_MODULES = (
     ("prism_export.rife", False),
     ("prism_export.rife_scales", False),
     ("prism_export.style", False),
+    ("prism_export.packaged", False),
 )
 
 

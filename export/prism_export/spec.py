@@ -85,6 +85,9 @@ class ModelSpec:
     psnr_fp16_floor: float | None = None
     psnr_peak: float | None = 1.0
     psnr_outputs: tuple[str, ...] | None = None
+    # A ready-made ONNX file (no PyTorch model): called as packaged(out_dir, do_export) -> manifest
+    # entry instead of the torch export and parity (prism_export.packaged).
+    packaged: Callable[[Any, bool], dict[str, Any]] | None = None
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:

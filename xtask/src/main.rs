@@ -30,6 +30,9 @@ const TEST_MODELS: &[&str] = &[
     "rife-v4.6",
     "rife-v4.0-scale0.5",
     "style-mosaic",
+    "style-multistyle26",
+    "style-arbitrary-predict",
+    "style-arbitrary-transform",
     "vgg19-features",
     "vgg19-vjp",
     "vgg19-features-avgpool",
@@ -200,7 +203,9 @@ fn demo(root: &Path) -> Result<()> {
             DEMO_MODEL,
             "rife-v4.6",
             "rife-v4.0",
-            "style-mosaic",
+            "style-multistyle26",
+            "style-arbitrary-predict",
+            "style-arbitrary-transform",
             "vgg19-features",
             "vgg19-vjp",
         ],
@@ -262,27 +267,43 @@ fn interpolate_demo(root: &Path, py: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Fast (style-mosaic) and neural style (real Caffe VGG19, 100 L-BFGS steps at 256 px, ihc.png as
-/// style) on the real astronaut photo; side-by-side sheets in target/demo/style.
+/// Fast style (multistyle26: three styles, a blend and the index sheet of all 26; Magenta arbitrary
+/// style with two real style images) and neural style (real Caffe VGG19, 100 L-BFGS steps at 256 px,
+/// ihc.png as style) on the real astronaut photo; side-by-side sheets in target/demo/style.
 fn style_demo(root: &Path) -> Result<()> {
     let out = root.join("target/demo/style");
     std::fs::create_dir_all(&out)?;
     let data = root.join("export/.venv/lib/python3.11/site-packages/skimage/data");
-    step("prism style fast (style-mosaic) on astronaut.png");
+    let astronaut = data.join("astronaut.png");
+    step("prism style fast: index sheet of the 26 multistyle26 styles on astronaut.png");
     run(Command::new(prism(root))
-        .args([
-            "style",
-            "fast",
-            "--model",
-            "style-mosaic",
-            "--content-scale",
-            "2",
-        ])
-        .arg(data.join("astronaut.png"))
-        .arg("-o")
-        .arg(out.join("fast_mosaic.png"))
-        .arg("--sheet")
-        .arg(out.join("fast_sheet.png")))?;
+        .args(["style", "fast"])
+        .arg(&astronaut)
+        .arg("--index-sheet")
+        .arg(out.join("fast_index_sheet.png")))?;
+    for style in ["7", "19", "24", "7:0.5,19:0.5"] {
+        let name = style.replace([':', ','], "_");
+        step(&format!("prism style fast --style {style} (multistyle26) on astronaut.png"));
+        run(Command::new(prism(root))
+            .args(["style", "fast", "--overwrite", "--style", style])
+            .arg(&astronaut)
+            .arg("-o")
+            .arg(out.join(format!("fast_multi_{name}.png")))
+            .arg("--sheet")
+            .arg(out.join(format!("fast_multi_{name}_sheet.png"))))?;
+    }
+    for style in ["hubble_deep_field.jpg", "coffee.png"] {
+        let stem = style.split('.').next().unwrap_or(style);
+        step(&format!("prism style fast --style-image {style} (Magenta arbitrary) on astronaut.png"));
+        run(Command::new(prism(root))
+            .args(["style", "fast", "--overwrite", "--style-image"])
+            .arg(data.join(style))
+            .arg(&astronaut)
+            .arg("-o")
+            .arg(out.join(format!("fast_arbitrary_{stem}.png")))
+            .arg("--sheet")
+            .arg(out.join(format!("fast_arbitrary_{stem}_sheet.png"))))?;
+    }
     step(
         "prism style neural (real Caffe VGG19, L-BFGS, 100 steps, 256 px): astronaut.png in the \
          style of ihc.png (a stained-tissue micrograph: brown strokes on blue dots)",
@@ -306,8 +327,8 @@ fn style_demo(root: &Path) -> Result<()> {
         .arg("--sheet")
         .arg(out.join("neural_sheet.png")))?;
     eprintln!(
-        "look at {}/fast_sheet.png and neural_sheet.png; weights used: style-mosaic TransformerNet \
-         (SEEDED RANDOM) and the real Caffe VGG19",
+        "look at {}/fast_index_sheet.png, fast_*_sheet.png (multistyle26 and Magenta arbitrary style, \
+         real weights) and neural_sheet.png (Gatys neural style, real Caffe VGG19)",
         out.display()
     );
     Ok(())
@@ -382,6 +403,8 @@ fn test(root: &Path) -> Result<()> {
     run(Command::new(&py).arg("export/parity/interpolate_refs.py"))?;
     step("PyTorch references for style transfer (export/parity/style_parity.py)");
     run(Command::new(&py).arg("export/parity/style_parity.py"))?;
+    step("onnxruntime references for the real fast styles (export/parity/fast_style_refs.py)");
+    run(Command::new(&py).arg("export/parity/fast_style_refs.py"))?;
     step("cargo test");
     run(Command::new("cargo").args(["test", "--workspace", "--exclude", "xtask"]))?;
     step("export tests (pytest)");

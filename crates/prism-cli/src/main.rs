@@ -20,6 +20,7 @@ mod models;
 mod report;
 mod session_args;
 mod style;
+mod style_fast;
 mod upscale;
 
 use session_args::SessionArgs;

@@ -8,11 +8,10 @@ use std::io::IsTerminal;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use prism_core::RuntimeOptions;
-use prism_hub::resolve_model;
 use prism_media::{BatchOptions, WriteOptions, plan_jobs, read_image, write_image};
 use prism_style::loss::LayerWeight;
 use prism_style::{
-    FastOptions, FastStyle, Init, LineSearch, LossWeights, NeuralOptions, Optimizer, Pool,
+    FastOptions, FeedForward, Init, LineSearch, LossWeights, NeuralOptions, Optimizer, Pool,
     StyleImage, Vgg, neural_style,
 };
 
@@ -26,7 +25,8 @@ pub struct StyleArgs {
 
 #[derive(Subcommand)]
 pub enum StyleCommand {
-    /// Instant style with a feed-forward TransformerNet: an image or a folder of images.
+    /// Instant style with a feed-forward network (26 real styles, any style image, or a
+    /// TransformerNet): an image, a folder of images or a video.
     Fast(Box<FastArgs>),
     /// Gatys et al. neural style: optimises the image (VGG19 in ONNX Runtime, optimiser in Rust).
     Neural(Box<NeuralArgs>),
@@ -39,14 +39,27 @@ pub struct FastArgs {
     /// Output file (or folder for a folder input; default: beside each input, suffix `_<style>`).
     #[arg(short, long)]
     pub output: Option<PathBuf>,
-    /// Style network: a model id (style-mosaic, style-candy, style-udnie, style-rain-princess) or
-    /// an .onnx file.
-    #[arg(short, long, default_value = "style-mosaic")]
-    pub model: String,
+    /// Style network: style-multistyle26 (default: 26 real styles, pick with --style), a
+    /// TransformerNet (style-mosaic, style-candy, style-udnie, style-rain-princess; seeded offline)
+    /// or an .onnx file (e.g. the ONNX Model Zoo's mosaic-9.onnx, at any size).
+    #[arg(short, long)]
+    pub model: Option<String>,
+    /// multistyle26: a style index 0-25 (default 0) or a weighted blend, e.g. 3:0.5,12:0.5.
+    #[arg(long)]
+    pub style: Option<String>,
+    /// Any picture as the style (Magenta arbitrary stylisation, real weights); the content runs at
+    /// its own size.
+    #[arg(long, value_name = "IMAGE")]
+    pub style_image: Option<PathBuf>,
+    /// Write all 26 multistyle26 styles on INPUT, labelled with their indices, to this file (and
+    /// nothing else).
+    #[arg(long, value_name = "FILE")]
+    pub index_sheet: Option<PathBuf>,
     /// Shrink the input by this factor first (coarser strokes, smaller output).
     #[arg(long, default_value_t = 1.0)]
     pub content_scale: f32,
-    /// Blend between content (0) and stylised image (1).
+    /// 0..1. TransformerNet and multistyle26: blend the result with the content pixels.
+    /// --style-image: blend the style image's style vector with the content's own (Magenta).
     #[arg(long, default_value_t = 1.0)]
     pub strength: f32,
     /// Keep the content's colours (luminance-only transfer).
@@ -58,7 +71,7 @@ pub struct FastArgs {
     /// Folder inputs: redo outputs that already exist.
     #[arg(long)]
     pub overwrite: bool,
-    /// Also write content | result side by side to this file.
+    /// Also write content | (style image |) result side by side, labelled, to this file.
     #[arg(long)]
     pub sheet: Option<PathBuf>,
     #[command(flatten)]
@@ -160,7 +173,7 @@ fn weights_note(kind: &str) -> &'static str {
 }
 
 /// A video through the same ffmpeg path as upscaling: frames styled one by one, audio kept.
-fn fast_video(style: &mut FastStyle, args: &FastArgs, options: &FastOptions) -> Result<()> {
+fn fast_video(style: &mut FeedForward, args: &FastArgs, options: &FastOptions) -> Result<()> {
     use prism_media::video::{VideoOptions, find_ffmpeg, map_video, probe};
     let output = match &args.output {
         Some(path) => path.clone(),
@@ -168,7 +181,7 @@ fn fast_video(style: &mut FastStyle, args: &FastArgs, options: &FastOptions) -> 
             let stem = args.input.file_stem().unwrap_or_default().to_string_lossy();
             let ext = args.input.extension().unwrap_or_default().to_string_lossy();
             args.input
-                .with_file_name(format!("{stem}_{}.{ext}", style.style))
+                .with_file_name(format!("{stem}{}.{ext}", style.suffix()))
         }
     };
     if output.exists() && !args.overwrite {
@@ -210,19 +223,17 @@ fn fast(args: FastArgs, runtime: &RuntimeOptions) -> Result<()> {
         preserve_colors: args.preserve_colors,
     };
     options.validate()?;
-    let mut style = FastStyle::load(&resolve_model(&args.model)?, &args.session.options(runtime))?;
-    eprintln!(
-        "fast style `{}` on {}: {}",
-        style.style,
-        style.provider(),
-        weights_note(&style.weights)
-    );
+    let session = args.session.options(runtime);
+    if let Some(sheet) = &args.index_sheet {
+        return crate::style_fast::index_sheet(&args, &session, sheet);
+    }
+    let mut style = crate::style_fast::open(&args, &session)?;
     if prism_media::video::is_video(&args.input) {
         return fast_video(&mut style, &args, &options);
     }
     let batch = BatchOptions {
         recursive: args.recursive,
-        suffix: format!("_{}", style.style),
+        suffix: style.suffix(),
         skip_existing: !args.overwrite,
         ..BatchOptions::default()
     };
@@ -238,7 +249,16 @@ fn fast(args: FastArgs, runtime: &RuntimeOptions) -> Result<()> {
             &WriteOptions::default(),
         )?;
         if let Some(sheet) = &args.sheet {
-            let s = prism_style::sheet::side_by_side(&[&loaded.image, &out], 384);
+            let style_image = match &args.style_image {
+                Some(path) => Some(read_image(path)?.image),
+                None => None,
+            };
+            let mut tiles = vec![(&loaded.image, "content".to_string())];
+            if let Some(s) = &style_image {
+                tiles.push((s, "style image".to_string()));
+            }
+            tiles.push((&out, style.label()));
+            let s = prism_style::label::labelled_grid(&tiles, 384, tiles.len());
             write_image(sheet, &s, None, &WriteOptions::default())?;
         }
         println!("{}", job.output.display());

@@ -71,6 +71,17 @@ pub enum Error {
         got: String,
     },
 
+    #[error(
+        "{path}: input `{input}` is declared {declared}; run at {requested} with its declared dims made free (in memory), the graph refuses: {message}"
+    )]
+    ShapeRefused {
+        path: PathBuf,
+        input: String,
+        declared: String,
+        requested: String,
+        message: String,
+    },
+
     #[error("{path}: no {precision} variant found (looked for {candidate})")]
     MissingVariant {
         path: PathBuf,
@@ -106,9 +117,10 @@ impl Error {
             | Error::InvalidModel { .. }
             | Error::MissingVariant { .. }
             | Error::UnknownModel { .. } => 5,
-            Error::InputMismatch { .. } | Error::ShapeSyntax { .. } | Error::TensorShape { .. } => {
-                6
-            }
+            Error::InputMismatch { .. }
+            | Error::ShapeRefused { .. }
+            | Error::ShapeSyntax { .. }
+            | Error::TensorShape { .. } => 6,
             Error::Inference { .. } | Error::Ort(_) => 1,
         }
     }

@@ -8,6 +8,9 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+mod free_dims;
+pub use free_dims::{free_dims, symbol};
+
 /// Why a byte buffer is not a readable ONNX model.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DecodeError {

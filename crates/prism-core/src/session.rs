@@ -18,6 +18,8 @@ use crate::info::ModelInfo;
 use crate::onnx::{Dim, ElementType, TensorSpec};
 use crate::runtime::{Runtime, RuntimeOptions};
 
+mod any_size;
+
 /// Graph optimisation level, as in ONNX Runtime.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum OptLevel {
@@ -192,6 +194,9 @@ pub struct Model {
     session: ort::session::Session,
     info: ModelInfo,
     report: LoadReport,
+    options: SessionOptions,
+    /// Input axes whose fixed declared dims were made free ([`Model::accept_shapes`]).
+    freed: any_size::Freed,
 }
 
 impl std::fmt::Debug for Model {
@@ -256,6 +261,8 @@ impl Model {
             session,
             info,
             report,
+            options: options.clone(),
+            freed: any_size::Freed::default(),
         })
     }
 
@@ -299,10 +306,10 @@ impl Model {
             };
             values.push((spec.name.clone(), value.into()));
         }
-        let outputs = self.session.run(values).map_err(|e| Error::Inference {
-            path: path.clone(),
-            message: e.message().to_string(),
-        })?;
+        let outputs = self
+            .session
+            .run(values)
+            .map_err(|e| self.freed.run_error(&path, e.message()))?;
         let mut result = Vec::with_capacity(outputs.len());
         for (_, value) in outputs.iter() {
             let tensor = if let Ok(a) = value.try_extract_array::<f32>() {

@@ -156,11 +156,11 @@ impl FastStyle {
                 reason: format!("fast style needs at least {MIN_SIDE}x{MIN_SIDE} pixels"),
             });
         }
-        let ph = h.next_multiple_of(PAD_MULTIPLE);
-        let pw = w.next_multiple_of(PAD_MULTIPLE);
-        let padded = Array4::from_shape_fn((1, 3, ph, pw), |(_, c, y, x)| {
-            rgb[[0, c, reflect(y, h), reflect(x, w)]]
-        });
+        let padded = reflect_pad(rgb, PAD_MULTIPLE);
+        let (_, _, ph, pw) = padded.dim();
+        // Foreign files (ONNX Model Zoo `mosaic-9.onnx`: 1x3x224x224) declare fixed dims.
+        let name = self.model.info().inputs[0].name.clone();
+        self.model.accept_shapes(&[(&name, &[1, 3, ph, pw])])?;
         let out = self.model.run(vec![Tensor::F32(padded.into_dyn())])?;
         let out = out
             .into_iter()
@@ -191,37 +191,58 @@ impl FastStyle {
     /// Stylises an image: same kind of image out (bit depth, alpha kept), of the input's size
     /// divided by `content_scale`.
     pub fn stylize(&mut self, image: &DynamicImage, options: &FastOptions) -> Result<DynamicImage> {
-        options.validate()?;
-        let resized;
-        let image = if options.content_scale == 1.0 {
-            image
-        } else {
-            let (w, h) = options.output_size(image.width(), image.height());
-            resized = image.resize_exact(w, h, FilterType::Lanczos3);
-            &resized
-        };
-        let input = image_to_tensor(image, self.range);
-        let mut out = self.run_tensor(&input.color)?;
-        let content = input.color.slice(s![0, .., .., ..]);
-        if options.strength < 1.0 {
-            blend(out.slice_mut(s![0, .., .., ..]), content, options.strength);
-        }
-        if options.preserve_colors {
-            preserve_colors(out.slice_mut(s![0, .., .., ..]), content);
-        }
-        let max = if self.range == ValueRange::Unit {
-            1.0
-        } else {
-            255.0
-        };
-        out.mapv_inplace(|v| v.clamp(0.0, max));
-        Ok(tensor_to_image(
-            out.slice(s![0, .., .., ..]),
-            input.alpha.as_ref().map(|a| a.view()),
-            input.layout,
-            self.range,
-        )?)
+        let range = self.range;
+        stylize_image(image, options, range, options.strength, &mut |rgb| {
+            self.run_tensor(rgb)
+        })
     }
+}
+
+/// The image path of every feed-forward style: `content_scale` shrink, `run` on `[1, 3, H, W]` in
+/// `range`, then a pixel blend with the content at `pixel_strength`, colour preservation, clamp;
+/// bit depth and alpha are kept.
+pub(crate) fn stylize_image(
+    image: &DynamicImage,
+    options: &FastOptions,
+    range: ValueRange,
+    pixel_strength: f32,
+    run: &mut dyn FnMut(&Array4<f32>) -> Result<Array4<f32>>,
+) -> Result<DynamicImage> {
+    options.validate()?;
+    let resized;
+    let image = if options.content_scale == 1.0 {
+        image
+    } else {
+        let (w, h) = options.output_size(image.width(), image.height());
+        resized = image.resize_exact(w, h, FilterType::Lanczos3);
+        &resized
+    };
+    let input = image_to_tensor(image, range);
+    let mut out = run(&input.color)?;
+    let content = input.color.slice(s![0, .., .., ..]);
+    if pixel_strength < 1.0 {
+        blend(out.slice_mut(s![0, .., .., ..]), content, pixel_strength);
+    }
+    if options.preserve_colors {
+        preserve_colors(out.slice_mut(s![0, .., .., ..]), content);
+    }
+    let max = if range == ValueRange::Unit { 1.0 } else { 255.0 };
+    out.mapv_inplace(|v| v.clamp(0.0, max));
+    Ok(tensor_to_image(
+        out.slice(s![0, .., .., ..]),
+        input.alpha.as_ref().map(|a| a.view()),
+        input.layout,
+        range,
+    )?)
+}
+
+/// `[1, 3, H, W]` reflect-padded at the bottom and right to multiples of `multiple`.
+pub(crate) fn reflect_pad(rgb: &Array4<f32>, multiple: usize) -> Array4<f32> {
+    let (_, c, h, w) = rgb.dim();
+    let (ph, pw) = (h.next_multiple_of(multiple), w.next_multiple_of(multiple));
+    Array4::from_shape_fn((1, c, ph, pw), |(_, c, y, x)| {
+        rgb[[0, c, reflect(y, h), reflect(x, w)]]
+    })
 }
 
 /// Mirror index (no edge repeat) of `i` into `0..n`, as ONNX / PyTorch reflect padding.

@@ -35,17 +35,24 @@
 //! `style-udnie`, `style-rain-princess`; seeded random weights unless exported from the official
 //! `.pth` files).
 
+pub mod arbitrary;
 pub mod color;
 pub mod error;
 pub mod fast;
+pub mod feedforward;
+pub mod label;
 pub mod loss;
+pub mod multistyle;
 pub mod neural;
 pub mod optim;
 pub mod sheet;
 pub mod vgg;
 
 pub use error::{Error, Result};
+pub use arbitrary::Arbitrary;
 pub use fast::{FastOptions, FastStyle};
+pub use feedforward::FeedForward;
+pub use multistyle::{MultiStyle, StyleMix};
 pub use loss::{LayerWeight, LossTerms, LossWeights};
 pub use neural::{
     Init, NeuralOptions, NeuralResult, Optimizer, Progress, StyleImage, neural_style,

@@ -1,0 +1,107 @@
+//! Which feed-forward network `prism style fast` runs: the 26-style network (default), the Magenta
+//! arbitrary pair (`--style-image`), or a TransformerNet (`--model style-mosaic` or an .onnx file).
+
+use std::path::Path;
+
+use anyhow::{Result, bail};
+use prism_core::{ModelInfo, SessionOptions};
+use prism_hub::{Registry, resolve_model};
+use prism_media::{WriteOptions, read_image, write_image};
+use prism_style::multistyle::is_multistyle;
+use prism_style::{Arbitrary, FastStyle, FeedForward, MultiStyle, StyleMix};
+
+use crate::style::FastArgs;
+
+/// The default network: 26 real styles.
+pub const MULTISTYLE: &str = "style-multistyle26";
+/// The Magenta arbitrary-style pair.
+pub const PREDICT: &str = "style-arbitrary-predict";
+pub const TRANSFORM: &str = "style-arbitrary-transform";
+
+/// `id: description (licence)` from the registry, or the file for a path.
+fn describe(arg: &str) -> String {
+    match Registry::load_default()
+        .ok()
+        .and_then(|r| r.get(arg).cloned())
+    {
+        Some(m) => format!("{}: {} ({})", m.id, m.description, m.license),
+        None => format!("{arg} (a file, not a registry model)"),
+    }
+}
+
+/// Loads the network the arguments ask for and says which it is (one line on stderr).
+pub fn open(args: &FastArgs, options: &SessionOptions) -> Result<FeedForward> {
+    if let Some(style_image) = &args.style_image {
+        if args.model.is_some() || args.style.is_some() {
+            bail!(
+                "--style-image runs the Magenta arbitrary-style pair; it takes no --model or --style"
+            );
+        }
+        let style = read_image(style_image)?.image;
+        let net = Arbitrary::load(
+            &resolve_model(PREDICT)?,
+            &resolve_model(TRANSFORM)?,
+            options,
+        )?;
+        let name = style_image
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "style".into());
+        let ff = FeedForward::arbitrary(net, &style, &name)?;
+        eprintln!(
+            "{} on {}: {} + {}; --strength {} blends the style image's vector with the content's own",
+            ff.label(),
+            ff.provider(),
+            describe(PREDICT),
+            describe(TRANSFORM),
+            args.strength
+        );
+        return Ok(ff);
+    }
+    let id = args.model.as_deref().unwrap_or(MULTISTYLE);
+    let path = resolve_model(id)?;
+    if is_multistyle(&ModelInfo::inspect(&path)?) {
+        let mix: StyleMix = args.style.as_deref().unwrap_or("0").parse()?;
+        let net = MultiStyle::load(&path, options)?;
+        let ff = FeedForward::Multi { net, mix };
+        eprintln!("{} on {}: {}", ff.label(), ff.provider(), describe(id));
+        return Ok(ff);
+    }
+    if let Some(style) = &args.style {
+        bail!(
+            "--style {style} picks one of multistyle26's 26 styles, but `{id}` is a single-style network"
+        );
+    }
+    let ff = FeedForward::Transformer(FastStyle::load(&path, options)?);
+    let note = match &ff {
+        FeedForward::Transformer(net) if net.weights == "real" => "real weights",
+        FeedForward::Transformer(net) if net.weights == "seeded-random" => {
+            "SEEDED RANDOM weights (no real weights were available at export): not the published style"
+        }
+        _ => "weights as the file has them (no prism metadata)",
+    };
+    eprintln!(
+        "{} on {}: {}; {note}",
+        ff.label(),
+        ff.provider(),
+        describe(id)
+    );
+    Ok(ff)
+}
+
+/// All 26 styles of the multistyle network on `input`, labelled with their indices.
+pub fn index_sheet(args: &FastArgs, options: &SessionOptions, sheet: &Path) -> Result<()> {
+    if args.style_image.is_some() || args.style.is_some() {
+        bail!(
+            "--index-sheet shows every style of the multistyle network; it takes no --style or --style-image"
+        );
+    }
+    let id = args.model.as_deref().unwrap_or(MULTISTYLE);
+    let mut net = MultiStyle::load(&resolve_model(id)?, options)?;
+    eprintln!("index sheet of {} on {}", describe(id), net.provider());
+    let image = read_image(&args.input)?.image;
+    let out = net.index_sheet(&image, 160)?;
+    write_image(sheet, &out, None, &WriteOptions::default())?;
+    println!("{}", sheet.display());
+    Ok(())
+}

@@ -1,0 +1,140 @@
+//! Labelled contact sheets: a 5x7 bitmap font (A-Z, 0-9, a few signs; lower case is drawn as upper
+//! case) so that every sheet says what made each picture, without a font dependency.
+
+use image::imageops::FilterType;
+use image::{DynamicImage, Rgb, RgbImage};
+
+/// Rows of a 5-pixel-wide glyph, top to bottom (bit 4 is the leftmost pixel).
+fn glyph(c: char) -> [u8; 7] {
+    match c.to_ascii_uppercase() {
+        '0' => [0x0E, 0x11, 0x13, 0x15, 0x19, 0x11, 0x0E],
+        '1' => [0x04, 0x0C, 0x04, 0x04, 0x04, 0x04, 0x0E],
+        '2' => [0x0E, 0x11, 0x01, 0x02, 0x04, 0x08, 0x1F],
+        '3' => [0x1F, 0x02, 0x04, 0x02, 0x01, 0x11, 0x0E],
+        '4' => [0x02, 0x06, 0x0A, 0x12, 0x1F, 0x02, 0x02],
+        '5' => [0x1F, 0x10, 0x1E, 0x01, 0x01, 0x11, 0x0E],
+        '6' => [0x06, 0x08, 0x10, 0x1E, 0x11, 0x11, 0x0E],
+        '7' => [0x1F, 0x01, 0x02, 0x04, 0x08, 0x08, 0x08],
+        '8' => [0x0E, 0x11, 0x11, 0x0E, 0x11, 0x11, 0x0E],
+        '9' => [0x0E, 0x11, 0x11, 0x0F, 0x01, 0x02, 0x0C],
+        'A' => [0x0E, 0x11, 0x11, 0x1F, 0x11, 0x11, 0x11],
+        'B' => [0x1E, 0x11, 0x11, 0x1E, 0x11, 0x11, 0x1E],
+        'C' => [0x0E, 0x11, 0x10, 0x10, 0x10, 0x11, 0x0E],
+        'D' => [0x1C, 0x12, 0x11, 0x11, 0x11, 0x12, 0x1C],
+        'E' => [0x1F, 0x10, 0x10, 0x1E, 0x10, 0x10, 0x1F],
+        'F' => [0x1F, 0x10, 0x10, 0x1E, 0x10, 0x10, 0x10],
+        'G' => [0x0E, 0x11, 0x10, 0x17, 0x11, 0x11, 0x0F],
+        'H' => [0x11, 0x11, 0x11, 0x1F, 0x11, 0x11, 0x11],
+        'I' => [0x0E, 0x04, 0x04, 0x04, 0x04, 0x04, 0x0E],
+        'J' => [0x07, 0x02, 0x02, 0x02, 0x02, 0x12, 0x0C],
+        'K' => [0x11, 0x12, 0x14, 0x18, 0x14, 0x12, 0x11],
+        'L' => [0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x1F],
+        'M' => [0x11, 0x1B, 0x15, 0x15, 0x11, 0x11, 0x11],
+        'N' => [0x11, 0x11, 0x19, 0x15, 0x13, 0x11, 0x11],
+        'O' => [0x0E, 0x11, 0x11, 0x11, 0x11, 0x11, 0x0E],
+        'P' => [0x1E, 0x11, 0x11, 0x1E, 0x10, 0x10, 0x10],
+        'Q' => [0x0E, 0x11, 0x11, 0x11, 0x15, 0x12, 0x0D],
+        'R' => [0x1E, 0x11, 0x11, 0x1E, 0x14, 0x12, 0x11],
+        'S' => [0x0F, 0x10, 0x10, 0x0E, 0x01, 0x01, 0x1E],
+        'T' => [0x1F, 0x04, 0x04, 0x04, 0x04, 0x04, 0x04],
+        'U' => [0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x0E],
+        'V' => [0x11, 0x11, 0x11, 0x11, 0x11, 0x0A, 0x04],
+        'W' => [0x11, 0x11, 0x11, 0x15, 0x15, 0x15, 0x0A],
+        'X' => [0x11, 0x11, 0x0A, 0x04, 0x0A, 0x11, 0x11],
+        'Y' => [0x11, 0x11, 0x11, 0x0A, 0x04, 0x04, 0x04],
+        'Z' => [0x1F, 0x01, 0x02, 0x04, 0x08, 0x10, 0x1F],
+        ' ' => [0; 7],
+        ':' => [0x00, 0x0C, 0x0C, 0x00, 0x0C, 0x0C, 0x00],
+        '.' => [0x00, 0x00, 0x00, 0x00, 0x00, 0x0C, 0x0C],
+        ',' => [0x00, 0x00, 0x00, 0x00, 0x0C, 0x04, 0x08],
+        '-' => [0x00, 0x00, 0x00, 0x1F, 0x00, 0x00, 0x00],
+        '+' => [0x00, 0x04, 0x04, 0x1F, 0x04, 0x04, 0x00],
+        '=' => [0x00, 0x00, 0x1F, 0x00, 0x1F, 0x00, 0x00],
+        '_' => [0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x1F],
+        '/' => [0x00, 0x01, 0x02, 0x04, 0x08, 0x10, 0x00],
+        '(' => [0x02, 0x04, 0x08, 0x08, 0x08, 0x04, 0x02],
+        ')' => [0x08, 0x04, 0x02, 0x02, 0x02, 0x04, 0x08],
+        _ => [0x0E, 0x11, 0x01, 0x02, 0x04, 0x00, 0x04],
+    }
+}
+
+/// Pixel scale of the label font (10x14 pixel glyphs).
+const SCALE: u32 = 2;
+/// Height of a label strip.
+pub const LABEL_HEIGHT: u32 = 7 * SCALE + 6;
+
+/// Width of `text` in pixels.
+pub fn text_width(text: &str) -> u32 {
+    text.chars().count() as u32 * 6 * SCALE
+}
+
+/// Draws `text` in black with its top-left corner at (`x`, `y`), clipped to the image.
+pub fn draw_text(image: &mut RgbImage, x: u32, y: u32, text: &str) {
+    for (i, c) in text.chars().enumerate() {
+        let left = x + i as u32 * 6 * SCALE;
+        for (row, bits) in glyph(c).iter().enumerate() {
+            for col in 0..5u32 {
+                if bits & (0x10 >> col) == 0 {
+                    continue;
+                }
+                for dy in 0..SCALE {
+                    for dx in 0..SCALE {
+                        let (px, py) = (left + col * SCALE + dx, y + row as u32 * SCALE + dy);
+                        if px < image.width() && py < image.height() {
+                            image.put_pixel(px, py, Rgb([0, 0, 0]));
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A grid of labelled tiles, `columns` wide, each tile scaled to `tile` pixels high (aspect
+/// kept); every label is written above its tile and cut to the tile's width.
+pub fn labelled_grid(tiles: &[(&DynamicImage, String)], tile: u32, columns: usize) -> DynamicImage {
+    const GAP: u32 = 6;
+    let scaled: Vec<RgbImage> = tiles
+        .iter()
+        .map(|(im, _)| {
+            let w = ((im.width() as f64 * tile as f64 / im.height().max(1) as f64).round() as u32)
+                .max(1);
+            im.resize_exact(w, tile, FilterType::Lanczos3).to_rgb8()
+        })
+        .collect();
+    let columns = columns.clamp(1, tiles.len().max(1));
+    let cell_w = scaled.iter().map(RgbImage::width).max().unwrap_or(1);
+    let rows = tiles.len().div_ceil(columns) as u32;
+    let cell_h = LABEL_HEIGHT + tile;
+    let mut sheet = RgbImage::from_pixel(
+        GAP + columns as u32 * (cell_w + GAP),
+        GAP + rows * (cell_h + GAP),
+        Rgb([255, 255, 255]),
+    );
+    for (n, (im, (_, label))) in scaled.iter().zip(tiles).enumerate() {
+        let (r, c) = ((n / columns) as u32, (n % columns) as u32);
+        let (x, y) = (GAP + c * (cell_w + GAP), GAP + r * (cell_h + GAP));
+        let fit = (im.width() / (6 * SCALE)) as usize;
+        let text: String = label.chars().take(fit.max(1)).collect();
+        draw_text(&mut sheet, x + 1, y + 2, &text);
+        image::imageops::replace(&mut sheet, im, i64::from(x), i64::from(y + LABEL_HEIGHT));
+    }
+    DynamicImage::ImageRgb8(sheet)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_are_drawn_and_tiles_placed() {
+        let red = DynamicImage::ImageRgb8(RgbImage::from_pixel(40, 20, Rgb([255, 0, 0])));
+        let sheet = labelled_grid(&[(&red, "style 7".into()), (&red, "ab".into())], 20, 1).to_rgb8();
+        assert_eq!(sheet.width(), 6 + 40 + 6);
+        assert_eq!(sheet.height(), 6 + 2 * (LABEL_HEIGHT + 20 + 6));
+        let black = sheet.pixels().filter(|p| p.0 == [0, 0, 0]).count();
+        assert!(black > 50, "label pixels drawn: {black}");
+        assert_eq!(sheet.get_pixel(6 + 5, 6 + LABEL_HEIGHT + 5).0, [255, 0, 0]);
+        assert_eq!(text_width("abc"), 36);
+    }
+}
