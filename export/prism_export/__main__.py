@@ -1,4 +1,4 @@
-"""CLI: python -m prism_export list | export [ID ...|--all] | verify [ID ...] | fixtures DIR."""
+"""CLI: python -m prism_export list | export [ID ...|--all] [--weights F|--download] | verify [ID ...] | fixtures DIR."""
 from __future__ import annotations
 
 import argparse
@@ -19,6 +19,9 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--out", type=Path, default=None, help="output directory (default export/out)")
     e.add_argument("--weights", default=None,
                    help="official weight file (.pth) to use instead of the default weights; needs exactly one ID")
+    e.add_argument("--download", action="store_true",
+                   help="download each model's official weight file(s) listed in models/registry.toml, verify "
+                        "their sha256 and export with them (as --weights)")
     e.add_argument("--denoise-strength", type=float, default=None,
                    help="realesr-general-x4v3 only: blend main/wdn weights (0..1, default 0.5)")
     e.add_argument("--dynamo", action="store_true", help="use the torch.export-based ONNX exporter")
@@ -72,7 +75,22 @@ def main(argv: list[str] | None = None) -> int:
     if args.weights and (not ids or len(ids) != 1):
         print("--weights needs exactly one model id", file=sys.stderr)
         return 2
+    download = getattr(args, "download", False)
+    if download and (args.weights or not ids):
+        print("--download needs model ids and no --weights", file=sys.stderr)
+        return 2
     specs = registry.get_specs(ids, log=print)
+    weights_for = {}
+    if download:
+        from . import download as dl
+        for spec in specs:
+            try:
+                if not spec.accepts_weights_path:
+                    raise dl.DownloadError(f"{spec.id} does not take a weight file")
+                weights_for[spec.id] = dl.weights_argument(spec.id)
+            except dl.DownloadError as e:
+                print(f"[{spec.id}] ERROR {e}", file=sys.stderr)
+                return 1
     out_dir.mkdir(parents=True, exist_ok=True)
     print(f"prism_export {__version__}: {args.cmd} {len(specs)} model(s) -> {out_dir}", flush=True)
     t0 = time.perf_counter()
@@ -84,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
                     raise ValueError(f"{spec.id} is a ready-made file and does not accept --weights")
                 entries.append(spec.packaged(out_dir, args.cmd == "export"))
                 continue
-            entries.append(exporter.process(spec, out_dir, weights_path=args.weights,
+            entries.append(exporter.process(spec, out_dir, weights_path=weights_for.get(spec.id, args.weights),
                                             do_export=args.cmd == "export", dynamo=getattr(args, "dynamo", False)))
         except exporter.ParityError as e:
             entries.append(e.entry)

@@ -177,18 +177,22 @@ fn run(cli: Cli) -> Result<()> {
             json,
             session,
         } => {
-            let model = resolve_model(&model)?;
+            let path = resolve_model(&model)?;
             let info = if no_session {
-                ModelInfo::inspect(&model)?
+                ModelInfo::inspect(&path)?
             } else {
-                Model::load(&model, &session.options(&runtime))?
+                Model::load(&path, &session.options(&runtime))?
                     .info()
                     .clone()
             };
+            let weights = models::weights_line(&model, &info.metadata);
             if json {
-                println!("{}", serde_json::to_string_pretty(&info)?);
+                let mut value = serde_json::to_value(&info)?;
+                value["weights"] = weights.into();
+                println!("{}", serde_json::to_string_pretty(&value)?);
             } else {
                 print!("{}", report::model_table(&info));
+                println!("weights     {weights}");
             }
             Ok(())
         }

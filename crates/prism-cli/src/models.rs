@@ -102,6 +102,7 @@ fn list(manager: &ModelManager, task: Option<&str>, json: bool) -> Result<()> {
         let sources: Vec<&str> = [
             entry.exported().then_some("export"),
             entry.hub_files().next().map(|_| "hub"),
+            (!entry.upstream.is_empty()).then_some("upstream"),
         ]
         .into_iter()
         .flatten()
@@ -110,6 +111,7 @@ fn list(manager: &ModelManager, task: Option<&str>, json: bool) -> Result<()> {
             "id": entry.id, "task": entry.task, "architecture": entry.architecture,
             "scale": entry.scale, "precisions": entry.variants.iter().map(|v| v.precision.clone()).collect::<Vec<_>>(),
             "sources": sources, "available": available, "license": entry.license,
+            "weights": entry.weights, "upstream": entry.upstream,
         }));
     }
     if json {
@@ -117,8 +119,8 @@ fn list(manager: &ModelManager, task: Option<&str>, json: bool) -> Result<()> {
         return Ok(());
     }
     println!(
-        "{:<32} {:<12} {:<6} {:<10} {:<12} available",
-        "id", "task", "scale", "precision", "sources"
+        "{:<32} {:<12} {:<6} {:<10} {:<20} {:<14} available",
+        "id", "task", "scale", "precision", "sources", "weights"
     );
     for r in rows {
         let join = |k: &str| {
@@ -133,7 +135,7 @@ fn list(manager: &ModelManager, task: Option<&str>, json: bool) -> Result<()> {
         };
         let available = join("available");
         println!(
-            "{:<32} {:<12} {:<6} {:<10} {:<12} {}",
+            "{:<32} {:<12} {:<6} {:<10} {:<20} {:<14} {}",
             r["id"].as_str().unwrap_or(""),
             r["task"].as_str().unwrap_or(""),
             r["scale"]
@@ -142,6 +144,7 @@ fn list(manager: &ModelManager, task: Option<&str>, json: bool) -> Result<()> {
                 .unwrap_or_default(),
             join("precisions"),
             join("sources"),
+            r["weights"]["kind"].as_str().unwrap_or(""),
             if available.is_empty() {
                 "-".into()
             } else {
@@ -193,6 +196,28 @@ fn info(manager: &ModelManager, id: &str, json: bool) -> Result<()> {
     );
     println!("  {}", entry.description);
     println!("  licence: {}", entry.license);
+    println!(
+        "  weights: {} ({})",
+        entry.weights.kind, entry.weights.source
+    );
+    for u in &entry.upstream {
+        println!(
+            "  official weights{}: {} ({} bytes, sha256 {})",
+            u.role
+                .as_deref()
+                .map(|r| format!(" [{r}]"))
+                .unwrap_or_default(),
+            u.url,
+            u.size.map(|s| s.to_string()).unwrap_or("?".into()),
+            u.sha256.as_deref().unwrap_or("unknown"),
+        );
+    }
+    if !entry.upstream.is_empty() {
+        println!(
+            "    convert them: python -m prism_export export {} --download",
+            entry.id
+        );
+    }
     let io = &entry.io;
     if !io.inputs.is_empty() {
         println!(
@@ -260,6 +285,12 @@ fn info(manager: &ModelManager, id: &str, json: bool) -> Result<()> {
 fn download(manager: &ModelManager, id: &str) -> Result<()> {
     let entry = entry(manager, id)?;
     if entry.hub_files().next().is_none() {
+        if let Some(u) = entry.upstream.first() {
+            bail!(
+                "model `{id}` has no ready ONNX file on the Hub; its official weights ({}) need converting: python -m prism_export export {id} --download",
+                u.url
+            );
+        }
         bail!(
             "model `{id}` has no Hub source; it comes from the local export: python -m prism_export export {id}"
         );
@@ -398,6 +429,25 @@ fn search(
         );
     }
     Ok(())
+}
+
+/// `prism info`'s line on where a model's weights come from: the file's `prism.weights` metadata,
+/// else the registry entry of `arg` when it is a registry id.
+pub fn weights_line(arg: &str, metadata: &std::collections::BTreeMap<String, String>) -> String {
+    if let Some(kind) = metadata.get("prism.weights") {
+        let source = metadata
+            .get("prism.weights_source")
+            .map(String::as_str)
+            .unwrap_or("source not recorded");
+        return format!("{kind} ({source})");
+    }
+    match prism_hub::Registry::load_default()
+        .ok()
+        .and_then(|r| r.get(arg).map(|e| e.weights.clone()))
+    {
+        Some(w) => format!("{} ({}; from the registry)", w.kind, w.source),
+        None => "unknown (no prism.weights metadata and not a registry id)".to_string(),
+    }
 }
 
 fn human(bytes: u64) -> String {

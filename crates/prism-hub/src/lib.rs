@@ -21,4 +21,4 @@ pub use cache::{Cache, CachedFile};
 pub use error::{Error, Result};
 pub use hub::{Downloaded, Hub, HubOptions, RemoteInfo, RemoteModel};
 pub use manager::{ManagerOptions, ModelManager, Resolved, Source, default_manager, resolve_model};
-pub use registry::{HubFile, IoContract, ModelEntry, Registry, Variant};
+pub use registry::{HubFile, IoContract, ModelEntry, Provenance, Registry, Upstream, Variant};

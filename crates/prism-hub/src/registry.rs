@@ -43,6 +43,46 @@ pub struct IoContract {
     pub tile: Option<u32>,
 }
 
+/// The kinds of weights a model can have (`weights.kind`; same names as the export's `prism.weights`).
+pub const WEIGHT_KINDS: &[&str] = &["real", "seeded-random"];
+
+/// Where a model's default weights come from: `weights = { kind, source }`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Provenance {
+    /// `real` or `seeded-random`.
+    pub kind: String,
+    /// The file, package or seed the weights come from (as the export records it).
+    pub source: String,
+}
+
+impl Provenance {
+    pub fn is_real(&self) -> bool {
+        self.kind == "real"
+    }
+}
+
+/// An official weight file that `python -m prism_export export ID --download` fetches, verifies and
+/// converts (`[[model.upstream]]`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Upstream {
+    /// `https://` URL of the file.
+    pub url: String,
+    /// Known sha256 of the file (lowercase hex).
+    pub sha256: Option<String>,
+    pub size: Option<u64>,
+    /// What the export does with it: `main` (default) or `wdn` (the denoise blend's second file).
+    pub role: Option<String>,
+}
+
+impl Upstream {
+    /// The file name at the end of the URL.
+    pub fn file_name(&self) -> &str {
+        self.url.rsplit('/').next().unwrap_or("")
+    }
+}
+
 /// A file in a Hub model repository.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Hash)]
 #[serde(deny_unknown_fields)]
@@ -84,6 +124,8 @@ pub struct ModelEntry {
     pub description: String,
     pub license: String,
     pub io: IoContract,
+    pub weights: Provenance,
+    pub upstream: Vec<Upstream>,
     pub variants: Vec<Variant>,
 }
 
@@ -132,6 +174,9 @@ struct RawModel {
     license: String,
     #[serde(default)]
     io: IoContract,
+    weights: Option<Spanned<Provenance>>,
+    #[serde(default, rename = "upstream")]
+    upstream: Vec<Spanned<Upstream>>,
     #[serde(rename = "variant")]
     variants: Spanned<Vec<RawVariant>>,
 }
@@ -204,6 +249,37 @@ impl Registry {
                     format!("model `{id}` has no [[model.variant]]"),
                 ));
             }
+            let weights = match m.weights {
+                Some(w) => {
+                    let (span, w) = (w.span(), w.into_inner());
+                    if !WEIGHT_KINDS.contains(&w.kind.as_str()) || w.source.trim().is_empty() {
+                        return Err(at(
+                            span.start,
+                            format!(
+                                "weights of `{id}`: kind `{}` must be one of {} and source must not be empty",
+                                w.kind,
+                                WEIGHT_KINDS.join(", ")
+                            ),
+                        ));
+                    }
+                    w
+                }
+                None => {
+                    return Err(at(
+                        m.id.span().start,
+                        format!(
+                            "model `{id}` lacks `weights = {{ kind, source }}` (where its weights come from)"
+                        ),
+                    ));
+                }
+            };
+            let mut upstream = Vec::new();
+            for u in m.upstream {
+                let (span, u) = (u.span(), u.into_inner());
+                check_upstream(&u)
+                    .map_err(|e| at(span.start, format!("upstream of `{id}`: {e}")))?;
+                upstream.push(u);
+            }
             let mut variants = Vec::new();
             let mut precisions = BTreeSet::new();
             for v in m.variants.into_inner() {
@@ -270,6 +346,8 @@ impl Registry {
                 description: m.description,
                 license: m.license,
                 io: m.io,
+                weights,
+                upstream,
                 variants,
             });
         }
@@ -291,6 +369,29 @@ impl Registry {
     }
 }
 
+fn check_upstream(u: &Upstream) -> std::result::Result<(), String> {
+    let Some(rest) = u.url.strip_prefix("https://") else {
+        return Err(format!("url `{}` must start with https://", u.url));
+    };
+    if !rest.contains('/') || names::repo_file(u.file_name()).is_err() {
+        return Err(format!(
+            "url `{}` must end in a plain file name (letters, digits, `.`, `_`, `-`)",
+            u.url
+        ));
+    }
+    if let Some(sha) = &u.sha256
+        && !names::is_sha256(sha)
+    {
+        return Err(format!(
+            "malformed sha256 `{sha}`: expected 64 lowercase hex digits"
+        ));
+    }
+    match u.role.as_deref() {
+        None | Some("main") | Some("wdn") => Ok(()),
+        Some(r) => Err(format!("role `{r}` must be main or wdn")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -305,6 +406,7 @@ id = "a"
 task = "upscale"
 architecture = "X"
 license = "MIT"
+weights = { kind = "real", source = "test" }
 [[model.variant]]
 precision = "fp32"
 export = "a/a.fp32.onnx"
@@ -337,7 +439,7 @@ export = "a/a.fp32.onnx"
     fn duplicate_id_is_an_error_with_its_line() {
         let text = format!("{ONE}{ONE}");
         let e = parse(&text).unwrap_err().to_string();
-        assert!(e.starts_with("test.toml:12:"), "{e}");
+        assert!(e.starts_with("test.toml:13:"), "{e}");
         assert!(e.contains("duplicate model id `a`"), "{e}");
     }
 
@@ -349,14 +451,61 @@ export = "a/a.fp32.onnx"
         );
         let e = parse(&text).unwrap_err().to_string();
         assert!(
-            e.starts_with("test.toml:10:") && e.contains("malformed sha256"),
+            e.starts_with("test.toml:11:") && e.contains("malformed sha256"),
             "{e}"
         );
         let text = ONE.replace("a/a.fp32.onnx", "../../etc/passwd");
         let e = parse(&text).unwrap_err().to_string();
         assert!(
-            e.starts_with("test.toml:9:") && e.contains("file name"),
+            e.starts_with("test.toml:10:") && e.contains("file name"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn weights_provenance_is_required_and_checked() {
+        let r = parse(ONE).unwrap();
+        assert!(r.models[0].weights.is_real());
+        let e = parse(&ONE.replace("weights = { kind = \"real\", source = \"test\" }\n", ""))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("test.toml:3:") && e.contains("lacks `weights"),
+            "{e}"
+        );
+        let e = parse(&ONE.replace("kind = \"real\"", "kind = \"pretrained\""))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("test.toml:7:") && e.contains("seeded-random"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn upstream_files_are_validated() {
+        let good = format!(
+            "{ONE}[[model.upstream]]\nurl = \"https://example.org/r/v1/M.pth\"\nsha256 = \"{}\"\nsize = 3\nrole = \"wdn\"\n",
+            "0".repeat(64)
+        );
+        let r = parse(&good).unwrap();
+        let u = &r.models[0].upstream[0];
+        assert_eq!(
+            (u.file_name(), u.size, u.role.as_deref()),
+            ("M.pth", Some(3), Some("wdn"))
+        );
+        let zeros = "0".repeat(64);
+        for (bad, why) in [
+            ("https://example.org/r/v1/M.pth", "http://example.org/M.pth"),
+            ("https://example.org/r/v1/M.pth", "https://example.org/r/"),
+            ("\"wdn\"", "\"other\""),
+            (zeros.as_str(), "abc"),
+        ] {
+            let e = parse(&good.replace(bad, why)).unwrap_err().to_string();
+            assert!(
+                e.starts_with("test.toml:11:") && e.contains("upstream of `a`"),
+                "{e}"
+            );
+        }
     }
 }
