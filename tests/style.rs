@@ -141,7 +141,9 @@ fn loss_gradient_matches_torch_autograd() {
 /// Central differences in f64 through the real ONNX graphs on 16x16 crops of real photos: along
 /// single pixels and along random ±1 directions over the whole image (the loss is only piecewise
 /// smooth: every ReLU or pooling kink crossed within ±h biases the quotient, which shrinks with h
-/// while f32 rounding of the features grows as 1/h, so the tolerance is percent-level; the
+/// while f32 rounding of the features grows as 1/h: with the Caffe VGG19's 0..255-scale features the
+/// loss is ~1e9, so h is 1e-3 / 3e-3 on the 0..1 image and single pixels also pass within 2% of the
+/// largest pixel gradient (the rounding error is absolute), and the tolerance is percent-level; the
 /// 1e-4 agreement is checked against torch.autograd above).
 #[test]
 fn loss_gradient_matches_finite_differences() {
@@ -178,6 +180,7 @@ fn loss_gradient_matches_finite_differences() {
             .map(|(&g, &v)| f64::from(g) * f64::from(v))
             .sum()
     };
+    let gmax = grad.iter().fold(0.0f64, |m, &g| m.max(f64::from(g.abs())));
     let mut seed = 1u64;
     for _ in 0..3 {
         let v = Array4::from_shape_simple_fn(x.dim(), || {
@@ -186,16 +189,21 @@ fn loss_gradient_matches_finite_differences() {
                 .wrapping_add(1442695040888963407);
             if seed >> 63 == 0 { 1.0f32 } else { -1.0 }
         });
-        let numeric = central(&v, 1e-4);
+        let numeric = central(&v, 1e-3);
         eprintln!("random direction: analytic {} numeric {numeric}", dot(&v));
         assert_relative_eq!(dot(&v), numeric, max_relative = 2e-2);
     }
     for idx in [[0, 0, 3, 4], [0, 1, 8, 8], [0, 2, 12, 5], [0, 0, 15, 15]] {
         let mut v = Array4::zeros(x.dim());
         v[idx] = 1.0;
-        let numeric = central(&v, 3e-4);
+        let numeric = central(&v, 3e-3);
         eprintln!("{idx:?}: analytic {} numeric {numeric}", grad[idx]);
-        assert_relative_eq!(f64::from(grad[idx]), numeric, max_relative = 5e-2);
+        assert_relative_eq!(
+            f64::from(grad[idx]),
+            numeric,
+            max_relative = 5e-2,
+            epsilon = 2e-2 * gmax
+        );
     }
 }
 
