@@ -38,9 +38,11 @@ impl std::fmt::Debug for Arbitrary {
 
 fn check_io(model: &Model, inputs: usize, what: &str) -> Result<()> {
     let info = model.info();
-    let nhwc = info.inputs.first().and_then(|i| i.shape.as_ref()).is_some_and(|s| {
-        s.len() == 4 && s[3] == prism_core::onnx::Dim::Fixed(3)
-    });
+    let nhwc = info
+        .inputs
+        .first()
+        .and_then(|i| i.shape.as_ref())
+        .is_some_and(|s| s.len() == 4 && s[3] == prism_core::onnx::Dim::Fixed(3));
     if info.inputs.len() != inputs || info.outputs.len() != 1 || !nhwc {
         let io: Vec<String> = info
             .inputs
@@ -140,7 +142,10 @@ impl Arbitrary {
         if out.shape() != shape.as_slice() {
             return Err(Error::BadModel {
                 path: self.transform.path().to_path_buf(),
-                reason: format!("output shape {:?} is not the input's {shape:?}", out.shape()),
+                reason: format!(
+                    "output shape {:?} is not the input's {shape:?}",
+                    out.shape()
+                ),
             });
         }
         let nchw = out.permuted_axes([0, 3, 1, 2]);

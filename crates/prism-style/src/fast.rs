@@ -226,7 +226,11 @@ pub(crate) fn stylize_image(
     if options.preserve_colors {
         preserve_colors(out.slice_mut(s![0, .., .., ..]), content);
     }
-    let max = if range == ValueRange::Unit { 1.0 } else { 255.0 };
+    let max = if range == ValueRange::Unit {
+        1.0
+    } else {
+        255.0
+    };
     out.mapv_inplace(|v| v.clamp(0.0, max));
     Ok(tensor_to_image(
         out.slice(s![0, .., .., ..]),

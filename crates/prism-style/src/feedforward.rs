@@ -43,7 +43,9 @@ impl FeedForward {
         match self {
             FeedForward::Transformer(net) => net.stylize(image, options),
             FeedForward::Multi { net, mix } => net.stylize(image, mix, options),
-            FeedForward::Arbitrary { net, vector, .. } => net.stylize_vector(image, vector, options),
+            FeedForward::Arbitrary { net, vector, .. } => {
+                net.stylize_vector(image, vector, options)
+            }
         }
     }
 

@@ -129,7 +129,8 @@ mod tests {
     #[test]
     fn labels_are_drawn_and_tiles_placed() {
         let red = DynamicImage::ImageRgb8(RgbImage::from_pixel(40, 20, Rgb([255, 0, 0])));
-        let sheet = labelled_grid(&[(&red, "style 7".into()), (&red, "ab".into())], 20, 1).to_rgb8();
+        let sheet =
+            labelled_grid(&[(&red, "style 7".into()), (&red, "ab".into())], 20, 1).to_rgb8();
         assert_eq!(sheet.width(), 6 + 40 + 6);
         assert_eq!(sheet.height(), 6 + 2 * (LABEL_HEIGHT + 20 + 6));
         let black = sheet.pixels().filter(|p| p.0 == [0, 0, 0]).count();

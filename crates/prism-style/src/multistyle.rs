@@ -155,7 +155,9 @@ impl MultiStyle {
             return Err(Error::ImageSize {
                 width: w as u32,
                 height: h as u32,
-                reason: format!("the multistyle network needs at least {MIN_SIDE}x{MIN_SIDE} pixels"),
+                reason: format!(
+                    "the multistyle network needs at least {MIN_SIDE}x{MIN_SIDE} pixels"
+                ),
             });
         }
         let padded = reflect_pad(rgb, PAD_MULTIPLE);
@@ -187,9 +189,13 @@ impl MultiStyle {
         mix: &StyleMix,
         options: &FastOptions,
     ) -> Result<DynamicImage> {
-        stylize_image(image, options, ValueRange::Unit, options.strength, &mut |rgb| {
-            self.run_tensor(rgb, mix)
-        })
+        stylize_image(
+            image,
+            options,
+            ValueRange::Unit,
+            options.strength,
+            &mut |rgb| self.run_tensor(rgb, mix),
+        )
     }
 
     /// All 26 styles on `image` (shrunk to `tile` pixels high), labelled, beside the original.
@@ -200,14 +206,20 @@ impl MultiStyle {
             let out = self.stylize(&small, &StyleMix::one(i)?, &FastOptions::default())?;
             tiles.push((out, format!("{i}")));
         }
-        let refs: Vec<(&DynamicImage, String)> = tiles.iter().map(|(im, l)| (im, l.clone())).collect();
+        let refs: Vec<(&DynamicImage, String)> =
+            tiles.iter().map(|(im, l)| (im, l.clone())).collect();
         let grid = labelled_grid(&refs, tile, 7);
         let mut titled = image::RgbImage::from_pixel(
             grid.width(),
             grid.height() + crate::label::LABEL_HEIGHT,
             image::Rgb([255, 255, 255]),
         );
-        crate::label::draw_text(&mut titled, 6, 4, "multistyle26 (Dumoulin et al.), style index");
+        crate::label::draw_text(
+            &mut titled,
+            6,
+            4,
+            "multistyle26 (Dumoulin et al.), style index",
+        );
         image::imageops::replace(
             &mut titled,
             &grid.to_rgb8(),

@@ -168,7 +168,12 @@ mod tests {
         let sym = |s: &str| Dim::Symbol(s.into());
         assert_eq!(
             freed.inputs[0].shape.as_deref().unwrap(),
-            [Dim::Fixed(1), Dim::Fixed(3), sym("input_dim2"), sym("input_dim3")]
+            [
+                Dim::Fixed(1),
+                Dim::Fixed(3),
+                sym("input_dim2"),
+                sym("input_dim3")
+            ]
         );
         assert_eq!(
             freed.outputs[0].shape.as_deref().unwrap(),
