@@ -8,7 +8,7 @@ mod hub_server;
 
 use std::path::{Path, PathBuf};
 
-use hub_server::{COMMIT, Served, Server, sha};
+use hub_server::{COMMIT, Served, Server, sha, tree};
 use prism_hub::{Error, Hub, HubFile, HubOptions};
 
 fn hub(server: &Server, cache: &Path, token: Option<&str>, offline: bool) -> Hub {
@@ -28,28 +28,6 @@ fn file(repo: &str, revision: &str, name: &str) -> HubFile {
         revision: revision.into(),
         file: name.into(),
     }
-}
-
-/// Every plain file and link under `dir`, relative, sorted (locks excluded).
-fn tree(dir: &Path) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let p = e.path();
-            let meta = std::fs::symlink_metadata(&p).unwrap();
-            if meta.is_dir() {
-                stack.push(p);
-            } else {
-                let rel = p.strip_prefix(dir).unwrap().to_string_lossy().to_string();
-                if !rel.contains(".locks") {
-                    out.push(rel);
-                }
-            }
-        }
-    }
-    out.sort();
-    out
 }
 
 fn body(n: usize, seed: u8) -> Vec<u8> {

@@ -9,7 +9,7 @@ mod hub_server;
 
 use std::path::Path;
 
-use hub_server::{Served, Server, sha};
+use hub_server::{Served, Server, sha, tree};
 use prism_core::Precision;
 use prism_hub::{Error, ManagerOptions, ModelManager, Registry, Source};
 
@@ -38,22 +38,6 @@ fn only(mut registry: Registry, id: &str) -> Registry {
 }
 
 /// Files under `dir`, locks excluded.
-fn files(dir: &Path) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let p = e.path();
-            if std::fs::symlink_metadata(&p).unwrap().is_dir() {
-                stack.push(p);
-            } else if !p.to_string_lossy().contains(".locks") {
-                out.push(p.strip_prefix(dir).unwrap().to_string_lossy().to_string());
-            }
-        }
-    }
-    out
-}
-
 #[test]
 fn every_model_says_where_its_weights_come_from() {
     let r = builtin();
@@ -169,7 +153,7 @@ fn zoo_file_downloads_verified_and_a_wrong_hash_is_refused() {
         .resolve("style-mosaic-zoo", Precision::Fp32)
         .unwrap_err();
     assert!(matches!(e, Error::ChecksumMismatch { .. }), "{e}");
-    assert!(files(cache.path()).is_empty(), "{:?}", files(cache.path()));
+    assert!(tree(cache.path()).is_empty(), "{:?}", tree(cache.path()));
 
     // A server that announces no sha256 (a git ETag): the bytes are hashed and deleted on mismatch.
     server.serve(
@@ -188,7 +172,7 @@ fn zoo_file_downloads_verified_and_a_wrong_hash_is_refused() {
         .unwrap_err();
     assert!(matches!(e, Error::ChecksumMismatch { .. }), "{e}");
     assert!(e.to_string().contains("deleted"), "{e}");
-    assert!(files(cache.path()).is_empty(), "{:?}", files(cache.path()));
+    assert!(tree(cache.path()).is_empty(), "{:?}", tree(cache.path()));
 }
 
 /// `prism models list|info|download` and `prism info` say where weights come from, and
@@ -280,5 +264,5 @@ fn cli_shows_provenance_and_downloads_a_verified_zoo_file() {
     let (code, _, err) = run(&["models", "download", "style-mosaic-zoo"], &builtin_file);
     assert_ne!(code, Some(0));
     assert!(err.contains("sha256") || err.contains("checksum"), "{err}");
-    assert!(files(&dir.path().join("hub")).is_empty());
+    assert!(tree(&dir.path().join("hub")).is_empty());
 }

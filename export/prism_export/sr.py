@@ -1,9 +1,7 @@
 """Super-resolution model specs (Real-ESRGAN family, ESRGAN)."""
 from __future__ import annotations
 
-import hashlib
 from functools import partial
-from pathlib import Path
 
 import torch
 
@@ -19,11 +17,6 @@ GENERAL_DENOISE_STRENGTH = 0.5
 PARITY_SIZE = 64
 
 
-def _file_source(path: str) -> str:
-    h = hashlib.sha256(Path(path).read_bytes()).hexdigest()
-    return f"file:{Path(path).name} sha256={h}"
-
-
 def _load_pth(path: str) -> dict:
     obj = torch.load(path, map_location="cpu", weights_only=True)
     if not isinstance(obj, dict):
@@ -35,7 +28,7 @@ def _load_pth(path: str) -> dict:
 def build_rrdb_ncnn(ncnn_name: str, num_block: int, weights_path: str | None = None):
     if weights_path:
         model, layout = rrdbnet_from_state_dict(_load_pth(weights_path), scale=4)
-        return model, {"kind": "real", "source": f"{_file_source(weights_path)} layout={layout}"}
+        return model, {"kind": "real", "source": f"{weights.file_source(weights_path)} layout={layout}"}
     param, binary, source = weights.realesrgan_ncnn_model(ncnn_name)
     model = RRDBNet(num_block=num_block)
     sd = ncnn_convert.rrdbnet_state_dict_from_ncnn(model, ncnn_convert.read_weights(param, binary))
@@ -46,7 +39,7 @@ def build_rrdb_ncnn(ncnn_name: str, num_block: int, weights_path: str | None = N
 def build_rrdb_seeded(scale: int, num_block: int, seed: int, layout: str, weights_path: str | None = None):
     if weights_path:
         model, detected = rrdbnet_from_state_dict(_load_pth(weights_path), scale=scale)
-        return model, {"kind": "real", "source": f"{_file_source(weights_path)} layout={detected}"}
+        return model, {"kind": "real", "source": f"{weights.file_source(weights_path)} layout={detected}"}
     # Random weights, written in the model's official key layout and loaded back
     # through the layout-detecting loader (exercises the same path as real files).
     ref = seeded_init_(RRDBNet(scale=scale, num_block=num_block), seed, conv_std_scale=0.5)
@@ -58,7 +51,7 @@ def build_rrdb_seeded(scale: int, num_block: int, seed: int, layout: str, weight
 def build_srvgg_ncnn(ncnn_name: str, out_resize: float | None, weights_path: str | None = None):
     if weights_path:
         model = srvgg_from_state_dict(_load_pth(weights_path), upscale=4, out_resize=out_resize)
-        return model, {"kind": "real", "source": _file_source(weights_path)}
+        return model, {"kind": "real", "source": weights.file_source(weights_path)}
     param, binary, source = weights.realesrgan_ncnn_model(ncnn_name)
     model = SRVGGNetCompact(3, 3, 64, 16, 4, out_resize)
     sd = ncnn_convert.srvgg_state_dict_from_ncnn(model, ncnn_convert.read_weights(param, binary))
@@ -80,9 +73,9 @@ def build_general_x4v3(weights_path: str | None = None):
         main = unwrap_state_dict(_load_pth(parts[0]))
         if len(parts) == 2:
             sd = blend_state_dicts(main, unwrap_state_dict(_load_pth(parts[1])), s)
-            src = f"{_file_source(parts[0])} + wdn {_file_source(parts[1])} strength={s:g}"
+            src = f"{weights.file_source(parts[0])} + wdn {weights.file_source(parts[1])} strength={s:g}"
         else:
-            sd, src = main, _file_source(parts[0])
+            sd, src = main, weights.file_source(parts[0])
         return srvgg_from_state_dict(sd, upscale=4), {"kind": "real", "source": src}
     # Random stand-ins: "main" is a kaiming-normal init; "wdn" is main plus 10% noise
     # (like the official pair, wdn is a close variant of main), then the usual blend.

@@ -29,7 +29,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .weights import check_state_dict
+from .weights import check_state_dict, file_source
 
 # --------------------------------------------------------------------------
 # TransformerNet
@@ -171,7 +171,7 @@ def build_transformer(model_id: str, weights_path: Optional[str] = None):
     model = TransformerNet()
     if weights_path:
         load_transformer_weights(model, weights_path)
-        info = {"kind": "real", "source": str(weights_path)}
+        info = {"kind": "real", "source": file_source(weights_path)}
     else:
         seed = STYLE_SEEDS[model_id]
         seeded_init_transformer(model, seed)
@@ -341,7 +341,7 @@ def build_vgg19(pool: str = "max", weights_path: Optional[str] = None):
     model = VGG19Features(pool)
     if weights_path:
         load_vgg19_weights(model, weights_path)
-        info = {"kind": "real", "source": str(weights_path)}
+        info = {"kind": "real", "source": file_source(weights_path)}
     else:
         load_vgg19_weights(model, caffe_vgg19_h5())
         info = {"kind": "real", "source": CAFFE_SOURCE}

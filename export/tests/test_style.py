@@ -61,7 +61,7 @@ def test_transformernet_loads_old_checkpoint(tmp_path):
     with pytest.raises(RuntimeError):
         style.TransformerNet().load_state_dict(sd, strict=True)
     m, info = style.build_transformer("style-candy", str(path))
-    assert info == {"kind": "real", "source": str(path)}
+    assert info["kind"] == "real" and info["source"].startswith("file:candy_old.pth sha256=")
     x = style.example_image(64, 96, 255.0)
     with torch.no_grad():
         assert torch.equal(m(x), src(x))

@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
@@ -285,4 +286,26 @@ pub fn handle(stream: TcpStream, state: &Mutex<State>) {
         None => reply(&mut out, status, &hdrs, slice, true),
     }
     let _ = reader.read(&mut [0u8; 0]);
+}
+
+/// Every plain file and link under `dir`, relative, sorted (locks excluded).
+pub fn tree(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            let meta = std::fs::symlink_metadata(&p).unwrap();
+            if meta.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p.strip_prefix(dir).unwrap().to_string_lossy().to_string();
+                if !rel.contains(".locks") {
+                    out.push(rel);
+                }
+            }
+        }
+    }
+    out.sort();
+    out
 }

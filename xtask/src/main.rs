@@ -283,7 +283,9 @@ fn style_demo(root: &Path) -> Result<()> {
         .arg(out.join("fast_index_sheet.png")))?;
     for style in ["7", "19", "24", "7:0.5,19:0.5"] {
         let name = style.replace([':', ','], "_");
-        step(&format!("prism style fast --style {style} (multistyle26) on astronaut.png"));
+        step(&format!(
+            "prism style fast --style {style} (multistyle26) on astronaut.png"
+        ));
         run(Command::new(prism(root))
             .args(["style", "fast", "--overwrite", "--style", style])
             .arg(&astronaut)
@@ -294,7 +296,9 @@ fn style_demo(root: &Path) -> Result<()> {
     }
     for style in ["hubble_deep_field.jpg", "coffee.png"] {
         let stem = style.split('.').next().unwrap_or(style);
-        step(&format!("prism style fast --style-image {style} (Magenta arbitrary) on astronaut.png"));
+        step(&format!(
+            "prism style fast --style-image {style} (Magenta arbitrary) on astronaut.png"
+        ));
         run(Command::new(prism(root))
             .args(["style", "fast", "--overwrite", "--style-image"])
             .arg(data.join(style))

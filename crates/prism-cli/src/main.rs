@@ -185,14 +185,17 @@ fn run(cli: Cli) -> Result<()> {
                     .info()
                     .clone()
             };
-            let weights = models::weights_line(&model, &info.metadata);
             if json {
                 let mut value = serde_json::to_value(&info)?;
-                value["weights"] = weights.into();
+                value["weights"] =
+                    serde_json::to_value(models::provenance(&model, &info.metadata))?;
                 println!("{}", serde_json::to_string_pretty(&value)?);
             } else {
                 print!("{}", report::model_table(&info));
-                println!("weights     {weights}");
+                println!(
+                    "weights     {}",
+                    models::weights_line(&model, &info.metadata)
+                );
             }
             Ok(())
         }

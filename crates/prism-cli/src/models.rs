@@ -433,19 +433,35 @@ fn search(
 
 /// `prism info`'s line on where a model's weights come from: the file's `prism.weights` metadata,
 /// else the registry entry of `arg` when it is a registry id.
-pub fn weights_line(arg: &str, metadata: &std::collections::BTreeMap<String, String>) -> String {
+/// Where a model's weights come from: the file's `prism.weights` metadata, else the registry entry
+/// of `arg` (files without prism metadata, such as the ONNX Model Zoo's); `None` if neither knows.
+pub fn provenance(
+    arg: &str,
+    metadata: &std::collections::BTreeMap<String, String>,
+) -> Option<prism_hub::Provenance> {
     if let Some(kind) = metadata.get("prism.weights") {
         let source = metadata
             .get("prism.weights_source")
-            .map(String::as_str)
-            .unwrap_or("source not recorded");
-        return format!("{kind} ({source})");
+            .cloned()
+            .unwrap_or_else(|| "source not recorded".into());
+        return Some(prism_hub::Provenance {
+            kind: kind.clone(),
+            source,
+        });
     }
-    match prism_hub::Registry::load_default()
-        .ok()
-        .and_then(|r| r.get(arg).map(|e| e.weights.clone()))
-    {
-        Some(w) => format!("{} ({}; from the registry)", w.kind, w.source),
+    match prism_hub::Registry::load_default() {
+        Ok(r) => r.get(arg).map(|e| e.weights.clone()),
+        Err(e) => {
+            tracing::warn!(error = %e, "model registry unreadable");
+            None
+        }
+    }
+}
+
+/// [`provenance`] as one line of text.
+pub fn weights_line(arg: &str, metadata: &std::collections::BTreeMap<String, String>) -> String {
+    match provenance(arg, metadata) {
+        Some(w) => format!("{} ({})", w.kind, w.source),
         None => "unknown (no prism.weights metadata and not a registry id)".to_string(),
     }
 }

@@ -49,11 +49,11 @@ pub struct FastArgs {
     pub style: Option<String>,
     /// Any picture as the style (Magenta arbitrary stylisation, real weights); the content runs at
     /// its own size.
-    #[arg(long, value_name = "IMAGE")]
+    #[arg(long, value_name = "IMAGE", conflicts_with_all = ["model", "style"])]
     pub style_image: Option<PathBuf>,
     /// Write all 26 multistyle26 styles on INPUT, labelled with their indices, to this file (and
     /// nothing else).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["style", "style_image", "output", "sheet"])]
     pub index_sheet: Option<PathBuf>,
     /// Shrink the input by this factor first (coarser strokes, smaller output).
     #[arg(long, default_value_t = 1.0)]
@@ -164,11 +164,14 @@ pub fn run(args: StyleArgs, runtime: &RuntimeOptions) -> Result<()> {
     }
 }
 
-fn weights_note(kind: &str) -> &'static str {
-    if kind == "real" {
-        "real weights"
-    } else {
-        "SEEDED RANDOM weights (no real weights were available at export): not the published style"
+/// What a run says about its network's weights (`prism.weights` or the registry's kind).
+pub(crate) fn weights_note(kind: &str) -> &'static str {
+    match kind {
+        "real" => "real weights",
+        "seeded-random" => {
+            "SEEDED RANDOM weights (no real weights were available at export): not the published style"
+        }
+        _ => "weights of unknown origin (the file has no prism metadata and no registry entry)",
     }
 }
 

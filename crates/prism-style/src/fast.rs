@@ -10,7 +10,8 @@ use prism_core::{Model, SessionOptions, Tensor, ValueRange, image_to_tensor, ten
 use crate::color::{blend, preserve_colors};
 use crate::error::{Error, Result};
 
-/// Input sides are reflect-padded to a multiple of this (two stride-2 convolutions).
+/// Input sides are reflect-padded to a multiple of this (two stride-2 convolutions, in every
+/// feed-forward style network here).
 pub const PAD_MULTIPLE: usize = 4;
 /// The smallest side the network's own reflection paddings accept.
 pub const MIN_SIDE: u32 = 8;
@@ -148,44 +149,19 @@ impl FastStyle {
     /// Runs the network on `[1, 3, H, W]` RGB in the model's value range, any H and W (at least
     /// [`MIN_SIDE`]): reflect-pads to a multiple of 4, crops back, clamps to the range.
     pub fn run_tensor(&mut self, rgb: &Array4<f32>) -> Result<Array4<f32>> {
-        let (_, _, h, w) = rgb.dim();
-        if h < MIN_SIDE as usize || w < MIN_SIDE as usize {
-            return Err(Error::ImageSize {
-                width: w as u32,
-                height: h as u32,
-                reason: format!("fast style needs at least {MIN_SIDE}x{MIN_SIDE} pixels"),
-            });
-        }
-        let padded = reflect_pad(rgb, PAD_MULTIPLE);
-        let (_, _, ph, pw) = padded.dim();
-        // Foreign files (ONNX Model Zoo `mosaic-9.onnx`: 1x3x224x224) declare fixed dims.
-        let name = self.model.info().inputs[0].name.clone();
-        self.model.accept_shapes(&[(&name, &[1, 3, ph, pw])])?;
-        let out = self.model.run(vec![Tensor::F32(padded.into_dyn())])?;
-        let out = out
-            .into_iter()
-            .next()
-            .expect("one output")
-            .into_f32()
-            .into_dimensionality::<Ix4>()
-            .map_err(|e| Error::BadModel {
-                path: self.model.path().to_path_buf(),
-                reason: format!("output is not 4-D: {e}"),
-            })?;
-        if out.dim() != (1, 3, ph, pw) {
-            return Err(Error::BadModel {
-                path: self.model.path().to_path_buf(),
-                reason: format!(
-                    "output shape {:?} is not the input's (1, 3, {ph}, {pw})",
-                    out.dim()
-                ),
-            });
-        }
         let max = match self.range {
             ValueRange::Unit => 1.0,
             ValueRange::Byte => 255.0,
         };
-        Ok(out.slice(s![.., .., ..h, ..w]).mapv(|v| v.clamp(0.0, max)))
+        run_padded(
+            &mut self.model,
+            rgb,
+            Layout::Nchw,
+            vec![],
+            MIN_SIDE,
+            "fast style",
+            max,
+        )
     }
 
     /// Stylises an image: same kind of image out (bit depth, alpha kept), of the input's size
@@ -257,4 +233,75 @@ fn reflect(i: usize, n: usize) -> usize {
     let period = 2 * (n - 1);
     let m = i % period;
     if m < n { m } else { period - m }
+}
+
+/// The image layout a feed-forward network takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Layout {
+    Nchw,
+    /// Magenta's TensorFlow graphs.
+    Nhwc,
+}
+
+/// Runs a fully convolutional style network on `[1, 3, H, W]` RGB (at least `min_side`): reflect-pads
+/// to [`PAD_MULTIPLE`], lets fixed declared dims take that size, runs with `extra` inputs after the
+/// image, checks that the output has the input's shape, crops back and clamps to `0..=max`.
+pub(crate) fn run_padded(
+    model: &mut Model,
+    rgb: &Array4<f32>,
+    layout: Layout,
+    extra: Vec<Tensor>,
+    min_side: u32,
+    what: &str,
+    max: f32,
+) -> Result<Array4<f32>> {
+    let (_, _, h, w) = rgb.dim();
+    if h < min_side as usize || w < min_side as usize {
+        return Err(Error::ImageSize {
+            width: w as u32,
+            height: h as u32,
+            reason: format!("{what} needs at least {min_side}x{min_side} pixels"),
+        });
+    }
+    let padded = reflect_pad(rgb, PAD_MULTIPLE);
+    let padded = match layout {
+        Layout::Nchw => padded,
+        Layout::Nhwc => padded
+            .permuted_axes([0, 2, 3, 1])
+            .as_standard_layout()
+            .into_owned(),
+    };
+    let shape = padded.shape().to_vec();
+    let name = model.info().inputs[0].name.clone();
+    model.accept_shapes(&[(&name, &shape)])?;
+    let mut inputs = vec![Tensor::F32(padded.into_dyn())];
+    inputs.extend(extra);
+    let out = model
+        .run(inputs)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| Error::BadModel {
+            path: model.path().to_path_buf(),
+            reason: "no output".into(),
+        })?
+        .into_f32()
+        .into_dimensionality::<Ix4>()
+        .map_err(|e| Error::BadModel {
+            path: model.path().to_path_buf(),
+            reason: format!("output is not 4-D: {e}"),
+        })?;
+    if out.shape() != shape.as_slice() {
+        return Err(Error::BadModel {
+            path: model.path().to_path_buf(),
+            reason: format!(
+                "output shape {:?} is not the input's {shape:?}",
+                out.shape()
+            ),
+        });
+    }
+    let out = match layout {
+        Layout::Nchw => out,
+        Layout::Nhwc => out.permuted_axes([0, 3, 1, 2]),
+    };
+    Ok(out.slice(s![.., .., ..h, ..w]).mapv(|v| v.clamp(0.0, max)))
 }

@@ -1,7 +1,6 @@
 //! Labelled contact sheets: a 5x7 bitmap font (A-Z, 0-9, a few signs; lower case is drawn as upper
 //! case) so that every sheet says what made each picture, without a font dependency.
 
-use image::imageops::FilterType;
 use image::{DynamicImage, Rgb, RgbImage};
 
 /// Rows of a 5-pixel-wide glyph, top to bottom (bit 4 is the leftmost pixel).
@@ -96,11 +95,7 @@ pub fn labelled_grid(tiles: &[(&DynamicImage, String)], tile: u32, columns: usiz
     const GAP: u32 = 6;
     let scaled: Vec<RgbImage> = tiles
         .iter()
-        .map(|(im, _)| {
-            let w = ((im.width() as f64 * tile as f64 / im.height().max(1) as f64).round() as u32)
-                .max(1);
-            im.resize_exact(w, tile, FilterType::Lanczos3).to_rgb8()
-        })
+        .map(|(im, _)| crate::sheet::to_height(im, tile))
         .collect();
     let columns = columns.clamp(1, tiles.len().max(1));
     let cell_w = scaled.iter().map(RgbImage::width).max().unwrap_or(1);

@@ -48,12 +48,12 @@ pub mod optim;
 pub mod sheet;
 pub mod vgg;
 
-pub use error::{Error, Result};
 pub use arbitrary::Arbitrary;
+pub use error::{Error, Result};
 pub use fast::{FastOptions, FastStyle};
 pub use feedforward::FeedForward;
-pub use multistyle::{MultiStyle, StyleMix};
 pub use loss::{LayerWeight, LossTerms, LossWeights};
+pub use multistyle::{MultiStyle, StyleMix};
 pub use neural::{
     Init, NeuralOptions, NeuralResult, Optimizer, Progress, StyleImage, neural_style,
 };

@@ -7,11 +7,11 @@ use std::path::Path;
 use std::str::FromStr;
 
 use image::DynamicImage;
-use ndarray::{Array1, Array4, Ix4, s};
+use ndarray::{Array1, Array4};
 use prism_core::{Model, SessionOptions, Tensor, ValueRange};
 
 use crate::error::{Error, Result};
-use crate::fast::{FastOptions, reflect_pad, stylize_image};
+use crate::fast::{FastOptions, Layout, run_padded, stylize_image};
 use crate::label::labelled_grid;
 
 /// Number of styles in the network.
@@ -96,8 +96,9 @@ impl FromStr for StyleMix {
             }
             parts.push((index, weight));
         }
-        if parts.iter().map(|p| p.1).sum::<f32>() <= 0.0 {
-            return Err(bad("no style with a positive weight".into()));
+        let sum = parts.iter().map(|p| p.1).sum::<f32>();
+        if !(sum.is_finite() && sum > 0.0) {
+            return Err(bad("the weights must have a positive, finite sum".into()));
         }
         Ok(StyleMix(parts))
     }
@@ -150,36 +151,16 @@ impl MultiStyle {
 
     /// Runs on `[1, 3, H, W]` RGB 0..1 (reflect-padded to a multiple of 4, cropped back, clamped).
     pub fn run_tensor(&mut self, rgb: &Array4<f32>, mix: &StyleMix) -> Result<Array4<f32>> {
-        let (_, _, h, w) = rgb.dim();
-        if h < MIN_SIDE as usize || w < MIN_SIDE as usize {
-            return Err(Error::ImageSize {
-                width: w as u32,
-                height: h as u32,
-                reason: format!(
-                    "the multistyle network needs at least {MIN_SIDE}x{MIN_SIDE} pixels"
-                ),
-            });
-        }
-        let padded = reflect_pad(rgb, PAD_MULTIPLE);
-        let shape = padded.dim();
         let weights = Array1::from(mix.weights().to_vec()).into_dyn();
-        let out = self
-            .model
-            .run(vec![Tensor::F32(padded.into_dyn()), Tensor::F32(weights)])?
-            .remove(0)
-            .into_f32()
-            .into_dimensionality::<Ix4>()
-            .map_err(|e| Error::BadModel {
-                path: self.path().to_path_buf(),
-                reason: format!("output is not 4-D: {e}"),
-            })?;
-        if out.dim() != shape {
-            return Err(Error::BadModel {
-                path: self.path().to_path_buf(),
-                reason: format!("output shape {:?} is not the input's {shape:?}", out.dim()),
-            });
-        }
-        Ok(out.slice(s![.., .., ..h, ..w]).mapv(|v| v.clamp(0.0, 1.0)))
+        run_padded(
+            &mut self.model,
+            rgb,
+            Layout::Nchw,
+            vec![Tensor::F32(weights)],
+            MIN_SIDE,
+            "the multistyle network",
+            1.0,
+        )
     }
 
     /// Stylises an image with `mix`; `strength` blends the result with the content pixels.
@@ -200,12 +181,23 @@ impl MultiStyle {
 
     /// All 26 styles on `image` (shrunk to `tile` pixels high), labelled, beside the original.
     pub fn index_sheet(&mut self, image: &DynamicImage, tile: u32) -> Result<DynamicImage> {
-        let small = image.resize(u32::MAX, tile, image::imageops::FilterType::Lanczos3);
-        let mut tiles = vec![(small.clone(), "original".to_string())];
+        // `tile` pixels high, but never narrower than the network accepts (portrait inputs).
+        let (w, h) = (
+            f64::from(image.width().max(1)),
+            f64::from(image.height().max(1)),
+        );
+        let f = (f64::from(tile) / h).max(f64::from(MIN_SIDE) / w);
+        let small = image.resize_exact(
+            (w * f).round() as u32,
+            (h * f).round() as u32,
+            image::imageops::FilterType::Lanczos3,
+        );
+        let mut tiles = Vec::with_capacity(STYLES + 1);
         for i in 0..STYLES {
             let out = self.stylize(&small, &StyleMix::one(i)?, &FastOptions::default())?;
             tiles.push((out, format!("{i}")));
         }
+        tiles.insert(0, (small, "original".to_string()));
         let refs: Vec<(&DynamicImage, String)> =
             tiles.iter().map(|(im, l)| (im, l.clone())).collect();
         let grid = labelled_grid(&refs, tile, 7);
@@ -253,7 +245,7 @@ mod tests {
         assert_eq!(m.label(), "styles 3:0.25+12:0.75");
         assert_eq!("7".parse::<StyleMix>().unwrap().label(), "style 7");
         assert_eq!("7".parse::<StyleMix>().unwrap(), StyleMix::one(7).unwrap());
-        for bad in ["26", "starry", "3:-1", "3:0", "", "3:x"] {
+        for bad in ["26", "starry", "3:-1", "3:0", "", "3:x", "0:3e38,1:3e38"] {
             let e = bad.parse::<StyleMix>().unwrap_err().to_string();
             assert!(e.contains("0-25"), "{bad}: {e}");
         }

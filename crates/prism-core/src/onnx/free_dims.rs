@@ -192,7 +192,7 @@ mod tests {
     }
 
     #[test]
-    fn other_inputs_are_copied_byte_for_byte() {
+    fn other_inputs_keep_their_declared_shapes() {
         let axes = BTreeMap::from([("no_such_input".to_string(), vec![0])]);
         let freed = free_dims(FIXED, &axes).unwrap();
         let model = decode_model(&freed).unwrap();

@@ -7,29 +7,40 @@ use std::path::Path;
 
 use super::{Model, configure, register};
 use crate::error::{Error, Result};
-use crate::onnx::{DecodeError, Dim, decode_model, free_dims};
+use crate::info::{decode_error, sha256_hex};
+use crate::onnx::{Dim, decode_model, free_dims};
 
-/// What [`Model::accept_shapes`] freed, for the error when the graph still refuses.
-#[derive(Debug, Default)]
+/// What [`Model::accept_shapes`] freed: per input, the free axes and the shape the file declares.
+#[derive(Debug, Default, Clone)]
 pub(super) struct Freed {
     axes: BTreeMap<String, Vec<usize>>,
-    /// (input, declared shape, last requested shape).
-    inputs: Vec<(String, String, String)>,
+    declared: BTreeMap<String, String>,
 }
 
 impl Freed {
-    /// The error for a failed run: plain inference failure, or the refusal of a freed graph.
-    pub(super) fn run_error(&self, path: &Path, message: &str) -> Error {
-        match self.inputs.first() {
+    /// The error for a failed run with these input shapes: the refusal of a freed graph when a
+    /// freed input ran at another shape than the file declares, else a plain inference failure.
+    pub(super) fn run_error(
+        &self,
+        path: &Path,
+        message: &str,
+        shapes: &[(&str, &[usize])],
+    ) -> Error {
+        let refused = shapes.iter().find_map(|(name, shape)| {
+            let declared = self.declared.get(*name)?;
+            let requested = shape_string(shape);
+            (*declared != requested).then(|| (name.to_string(), declared.clone(), requested))
+        });
+        match refused {
             None => Error::Inference {
                 path: path.to_path_buf(),
                 message: message.to_string(),
             },
             Some((input, declared, requested)) => Error::ShapeRefused {
                 path: path.to_path_buf(),
-                input: input.clone(),
-                declared: declared.clone(),
-                requested: requested.clone(),
+                input,
+                declared,
+                requested,
                 message: message.to_string(),
             },
         }
@@ -51,6 +62,7 @@ impl Model {
     /// [`Model::run`] (or here) with [`Error::ShapeRefused`].
     pub fn accept_shapes(&mut self, shapes: &[(&str, &[usize])]) -> Result<bool> {
         let path = self.info.path.clone();
+        let mut freed = self.freed.clone();
         let mut changed = false;
         for &(name, shape) in shapes {
             let Some(spec) = self.info.inputs.iter().find(|s| s.name == name) else {
@@ -86,16 +98,11 @@ impl Model {
             if differ.is_empty() {
                 continue;
             }
-            let declared = spec.shape_string();
-            let requested = shape_string(shape);
-            match self.freed.inputs.iter_mut().find(|(i, _, _)| i == name) {
-                Some(entry) => entry.2 = requested,
-                None => self
-                    .freed
-                    .inputs
-                    .push((name.to_string(), declared, requested)),
-            }
-            let axes = self.freed.axes.entry(name.to_string()).or_default();
+            freed
+                .declared
+                .entry(name.to_string())
+                .or_insert_with(|| spec.shape_string());
+            let axes = freed.axes.entry(name.to_string()).or_default();
             axes.extend(differ);
             axes.sort_unstable();
             axes.dedup();
@@ -104,48 +111,47 @@ impl Model {
         if !changed {
             return Ok(false);
         }
-        self.rebuild_free()?;
+        // The recorded state changes only once the rebuilt session exists.
+        self.rebuild_free(&freed, shapes)?;
+        self.freed = freed;
         Ok(true)
     }
 
-    fn rebuild_free(&mut self) -> Result<()> {
+    fn rebuild_free(&mut self, freed: &Freed, shapes: &[(&str, &[usize])]) -> Result<()> {
         let path = self.info.path.clone();
         let bytes = std::fs::read(&path).map_err(|error| Error::Io {
             path: path.clone(),
             error,
         })?;
-        if bytes.len() as u64 != self.info.file_size {
+        // The bytes rewritten must be the very file that was loaded (and verified by the caller).
+        if sha256_hex(&bytes) != self.info.sha256 {
             return Err(Error::InvalidModel {
                 path: path.clone(),
-                message: format!(
-                    "the file changed since it was loaded ({} bytes, was {})",
-                    bytes.len(),
-                    self.info.file_size
-                ),
+                message: "the file changed since it was loaded".into(),
             });
         }
-        let not_onnx = |e: DecodeError| Error::NotOnnx {
-            path: path.clone(),
-            reason: format!("{e:?}"),
-        };
-        let refused = |message: String| self.freed.run_error(&path, &message);
-        if decode_model(&bytes).map_err(not_onnx)?.has_external_data {
+        let refused = |message: String| freed.run_error(&path, &message, shapes);
+        if decode_model(&bytes)
+            .map_err(|e| decode_error(&path, e))?
+            .has_external_data
+        {
             return Err(refused(
                 "its weights live in an external data file, which an in-memory copy cannot reach"
                     .into(),
             ));
         }
-        let freed = free_dims(&bytes, &self.freed.axes).map_err(not_onnx)?;
-        let proto = decode_model(&freed).map_err(not_onnx)?;
+        let rewritten = free_dims(&bytes, &freed.axes).map_err(|e| decode_error(&path, e))?;
+        let proto = decode_model(&rewritten).map_err(|e| decode_error(&path, e))?;
         let (provider, device_id) = (self.report.provider, self.report.device_id);
         let builder = configure(&self.options)?;
-        let mut builder = register(builder, provider, device_id, &self.options).map_err(refused)?;
+        let mut builder = register(builder, provider, device_id, &self.options)
+            .map_err(|reason| Error::ProviderUnavailable { provider, reason })?;
         let session = builder
-            .commit_from_memory(&freed)
+            .commit_from_memory(&rewritten)
             .map_err(|e| refused(e.message().to_string()))?;
         tracing::info!(
             model = %path.display(),
-            inputs = ?self.freed.inputs,
+            inputs = ?freed.declared,
             "declared fixed dims made free in memory; session rebuilt"
         );
         self.session = session;
