@@ -18,24 +18,15 @@ use prism_style::{
     Init, LineSearch, LossWeights, NeuralOptions, Optimizer, Pool, StyleImage, Vgg, neural_style,
 };
 
-fn parity_dir() -> PathBuf {
-    let dir = common::root().join("export/out/parity/style");
-    assert!(
-        dir.join("reference.json").is_file(),
-        "{} is missing: {}",
-        dir.display(),
-        common::SETUP
-    );
-    dir
-}
-
 fn reference() -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(parity_dir().join("reference.json")).unwrap())
-        .unwrap()
+    serde_json::from_str(
+        &std::fs::read_to_string(common::parity_dir("style").join("reference.json")).unwrap(),
+    )
+    .unwrap()
 }
 
 fn raw_f32(name: &str, shape: (usize, usize, usize, usize)) -> Array4<f32> {
-    let bytes = std::fs::read(parity_dir().join(name)).unwrap();
+    let bytes = std::fs::read(common::parity_dir("style").join(name)).unwrap();
     let values: Vec<f32> = bytes
         .chunks_exact(4)
         .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
@@ -44,7 +35,7 @@ fn raw_f32(name: &str, shape: (usize, usize, usize, usize)) -> Array4<f32> {
 }
 
 fn png(name: &str) -> DynamicImage {
-    image::open(parity_dir().join(name)).unwrap()
+    image::open(common::parity_dir("style").join(name)).unwrap()
 }
 
 fn cpu() -> SessionOptions {

@@ -2,7 +2,6 @@
 
 mod common;
 
-use std::path::PathBuf;
 
 use image::DynamicImage;
 use ndarray::Array4;
@@ -20,22 +19,11 @@ fn mosaic() -> FastStyle {
     FastStyle::load(&common::exported("style-mosaic"), &cpu()).unwrap()
 }
 
-fn parity_dir() -> PathBuf {
-    let dir = common::root().join("export/out/parity/style");
-    assert!(
-        dir.join("reference.json").is_file(),
-        "{} is missing: {}",
-        dir.display(),
-        common::SETUP
-    );
-    dir
-}
-
 /// At most 1/255 of full scale from PyTorch (reflect padding to a multiple of 4, crop after).
 #[test]
 fn fast_style_matches_pytorch() {
     let reference: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(parity_dir().join("reference.json")).unwrap(),
+        &std::fs::read_to_string(common::parity_dir("style").join("reference.json")).unwrap(),
     )
     .unwrap();
     let shape: Vec<usize> = reference["fast"]["shape"]
@@ -44,7 +32,7 @@ fn fast_style_matches_pytorch() {
         .iter()
         .map(|v| v.as_u64().unwrap() as usize)
         .collect();
-    let bytes = std::fs::read(parity_dir().join("fast_output.f32")).unwrap();
+    let bytes = std::fs::read(common::parity_dir("style").join("fast_output.f32")).unwrap();
     let torch = Array4::from_shape_vec(
         (shape[0], shape[1], shape[2], shape[3]),
         bytes
@@ -53,7 +41,7 @@ fn fast_style_matches_pytorch() {
             .collect(),
     )
     .unwrap();
-    let input = image::open(parity_dir().join("fast_input.png")).unwrap();
+    let input = image::open(common::parity_dir("style").join("fast_input.png")).unwrap();
     assert_eq!(
         (input.width() % 4, input.height() % 4),
         (2, 2),

@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::path::PathBuf;
 
 use image::DynamicImage;
 use ndarray::Array4;
@@ -20,32 +19,23 @@ fn cpu() -> SessionOptions {
     }
 }
 
-fn dir() -> PathBuf {
-    let dir = common::root().join("export/out/parity/fast_style");
-    assert!(
-        dir.join("reference.json").is_file(),
-        "{} is missing: {}",
-        dir.display(),
-        common::SETUP
-    );
-    dir
-}
-
 fn image(name: &str) -> DynamicImage {
-    image::open(dir().join(name)).unwrap()
+    image::open(common::parity_dir("fast_style").join(name)).unwrap()
 }
 
 fn reference(name: &str) -> Array4<f32> {
-    let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir().join("reference.json")).unwrap())
-            .unwrap();
+    let json: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(common::parity_dir("fast_style").join("reference.json")).unwrap(),
+    )
+    .unwrap();
     let shape: Vec<usize> = json[name]["shape"]
         .as_array()
         .unwrap()
         .iter()
         .map(|v| v.as_u64().unwrap() as usize)
         .collect();
-    let bytes = std::fs::read(dir().join(format!("{name}.f32"))).unwrap();
+    let bytes =
+        std::fs::read(common::parity_dir("fast_style").join(format!("{name}.f32"))).unwrap();
     let values = bytes
         .chunks_exact(4)
         .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
@@ -217,14 +207,14 @@ fn prism_fast(args: &[&str]) -> (Option<i32>, String) {
 #[test]
 fn cli_styles_say_which_network_and_refuse_bad_requests() {
     let tmp = tempfile::tempdir().unwrap();
-    let photo = dir().join("content.png");
+    let photo = common::parity_dir("fast_style").join("content.png");
     let photo = photo.to_str().unwrap();
     let out = tmp.path().join("out.png");
     let out = out.to_str().unwrap();
     let (code, err) = prism_fast(&[photo, "-o", out, "--style", "3:0.5,12:0.5"]);
     assert_eq!(code, Some(0), "{err}");
     assert!(err.contains("multistyle26 styles 3:0.50+12:0.50"), "{err}");
-    let style = dir().join("style.png");
+    let style = common::parity_dir("fast_style").join("style.png");
     let (code, err) = prism_fast(&[
         photo,
         "-o",

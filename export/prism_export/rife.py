@@ -274,6 +274,24 @@ class RefineUNet(nn.Module):
         return torch.sigmoid(self.conv(x))
 
 
+def ifnet_v4_flow(blocks, scale_list, warp, img0, img1, t):
+    """The coarse-to-fine IFBlock pass shared by RIFE v4.0 and v4.6: each block refines the
+    bidirectional flow and the mask from the images warped by the flow so far.
+    Returns (warped0, warped1, flow, mask logits)."""
+    flow = mask = None
+    warped0, warped1 = img0, img1
+    for blk, scale in zip(blocks, scale_list):
+        if flow is None:
+            flow, mask = blk(torch.cat((img0, img1, t), 1), None, scale)
+        else:
+            fd, md = blk(torch.cat((warped0, warped1, t, mask), 1), flow, scale)
+            flow = flow + fd
+            mask = mask + md
+        warped0 = warp(img0, flow[:, :2])
+        warped1 = warp(img1, flow[:, 2:4])
+    return warped0, warped1, flow, mask
+
+
 class IFNetV4(nn.Module):
     """RIFE v4.0 IFNet. forward(img0, img1, timestep) -> (frame, flow)."""
 
@@ -299,19 +317,9 @@ class IFNetV4(nn.Module):
         return self
 
     def forward(self, img0, img1, timestep):
-        t = _timestep_plane(timestep, img0)
-        blocks = [self.block0, self.block1, self.block2, self.block3]
-        flow = mask = None
-        warped0, warped1 = img0, img1
-        for i, blk in enumerate(blocks):
-            if flow is None:
-                flow, mask = blk(torch.cat((img0, img1, t), 1), None, self.scale_list[i])
-            else:
-                fd, md = blk(torch.cat((warped0, warped1, t, mask), 1), flow, self.scale_list[i])
-                flow = flow + fd
-                mask = mask + md
-            warped0 = self.warp(img0, flow[:, :2])
-            warped1 = self.warp(img1, flow[:, 2:4])
+        warped0, warped1, flow, mask = ifnet_v4_flow(
+            (self.block0, self.block1, self.block2, self.block3), self.scale_list, self.warp,
+            img0, img1, _timestep_plane(timestep, img0))
         m = torch.sigmoid(mask)
         merged = warped0 * m + warped1 * (1 - m)
         if self.refine:

