@@ -2,7 +2,6 @@
 
 mod common;
 
-
 use image::DynamicImage;
 use ndarray::Array4;
 use prism_core::{Device, SessionOptions, ValueRange, image_to_tensor};

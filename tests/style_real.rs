@@ -4,7 +4,6 @@
 
 mod common;
 
-
 use image::DynamicImage;
 use ndarray::Array4;
 use prism_core::onnx::Dim;
