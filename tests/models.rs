@@ -316,6 +316,7 @@ fn bench_resolves_named_and_symbolic_shapes() {
             warmup: 1,
             runs: 5,
             shapes,
+            cancel: None,
         },
     )
     .unwrap();

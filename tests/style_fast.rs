@@ -148,11 +148,37 @@ fn alpha_and_bit_depth_are_kept() {
     assert_eq!(out.color(), image::ColorType::Rgb16);
 }
 
+/// The result has exactly the content's size (÷ `content_scale`, rounded): odd sizes, portrait,
+/// and sides below the network's minimum of 8 (mirrored up to it and cropped back).
+#[test]
+fn results_have_the_content_size_at_odd_sizes() {
+    let mut style = mosaic();
+    let photo = image::open(common::real_image("astronaut.png")).unwrap();
+    for (w, h, scale, want) in [
+        (161, 97, 1.0, (161, 97)),
+        (97, 161, 1.0, (97, 161)),
+        (6, 5, 1.0, (6, 5)),
+        (3, 40, 1.0, (3, 40)),
+        (1, 1, 1.0, (1, 1)),
+        (161, 97, 2.0, (81, 49)),
+        (97, 161, 3.0, (32, 54)),
+    ] {
+        let content = photo.resize_exact(w, h, image::imageops::FilterType::Triangle);
+        let options = FastOptions {
+            content_scale: scale,
+            ..FastOptions::default()
+        };
+        let out = style.stylize(&content, &options).unwrap();
+        assert_eq!((out.width(), out.height()), want, "{w}x{h} / {scale}");
+        assert_eq!(options.output_size(w, h), want);
+    }
+}
+
 #[test]
 fn bad_inputs_are_named() {
     let mut style = mosaic();
-    let tiny = astronaut(6);
-    let err = style.stylize(&tiny, &FastOptions::default()).unwrap_err();
+    let empty = DynamicImage::new_rgb8(0, 0);
+    let err = style.stylize(&empty, &FastOptions::default()).unwrap_err();
     assert!(matches!(err, prism_style::Error::ImageSize { .. }), "{err}");
     let err = style
         .stylize(
@@ -217,8 +243,8 @@ fn fast_style_on_a_video_keeps_frames_and_audio() {
         String::from_utf8_lossy(&run.stderr)
     );
     let (src, out) = (
-        probe(&ffmpeg, &input).unwrap(),
-        probe(&ffmpeg, &output).unwrap(),
+        probe(&ffmpeg, &input, &Default::default()).unwrap(),
+        probe(&ffmpeg, &output, &Default::default()).unwrap(),
     );
     assert_eq!((out.width, out.height), (64, 48));
     assert_eq!(out.frames_estimate, src.frames_estimate);

@@ -38,7 +38,7 @@ fn files_in(dir: &Path) -> Vec<String> {
 
 /// Writes a small real PNG (crop of a scikit-image photo).
 fn real_png(path: &Path, x: u32, y: u32) {
-    let photo = prism_media::read_image(&real_image("astronaut.png"))
+    let photo = prism_media::read_image(&real_image("astronaut.png"), &Default::default())
         .unwrap()
         .image;
     photo.crop_imm(x, y, 40, 32).save(path).unwrap();
@@ -70,8 +70,15 @@ fn batch_reports_bad_files_goes_on_and_resumes() {
     let jobs = plan_jobs(&input, Some(&out), &options).unwrap();
     assert_eq!(jobs.len(), 6);
     let mut up = upscaler();
-    let report =
-        prism_upscale::upscale_files(&mut up, &jobs, &WriteOptions::default(), true, false, None);
+    let report = prism_upscale::upscale_files(
+        &mut up,
+        &jobs,
+        &Default::default(),
+        &WriteOptions::default(),
+        true,
+        false,
+        None,
+    );
     assert_eq!(report.outcome(), Outcome::Partial);
     assert_eq!(report.written.len(), 2, "{report:?}");
     let failed: Vec<(String, String)> = report
@@ -103,7 +110,7 @@ fn batch_reports_bad_files_goes_on_and_resumes() {
     );
     // Only complete outputs: no partial or temporary files.
     assert_eq!(files_in(&out), ["a_good_x2.png", "e_good_x2.png"]);
-    let written = prism_media::read_image(&out.join("a_good_x2.png"))
+    let written = prism_media::read_image(&out.join("a_good_x2.png"), &Default::default())
         .unwrap()
         .image;
     assert_eq!(written.dimensions(), (80, 64));
@@ -112,8 +119,15 @@ fn batch_reports_bad_files_goes_on_and_resumes() {
         .unwrap()
         .modified()
         .unwrap();
-    let again =
-        prism_upscale::upscale_files(&mut up, &jobs, &WriteOptions::default(), true, false, None);
+    let again = prism_upscale::upscale_files(
+        &mut up,
+        &jobs,
+        &Default::default(),
+        &WriteOptions::default(),
+        true,
+        false,
+        None,
+    );
     assert_eq!(again.skipped.len(), 2);
     assert_eq!(again.written.len(), 0);
     assert_eq!(again.failed.len(), 4);
@@ -170,8 +184,15 @@ fn read_only_output_folder_is_a_clear_error_without_partial_files() {
     )
     .unwrap();
     let mut up = upscaler();
-    let report =
-        prism_upscale::upscale_files(&mut up, &jobs, &WriteOptions::default(), true, false, None);
+    let report = prism_upscale::upscale_files(
+        &mut up,
+        &jobs,
+        &Default::default(),
+        &WriteOptions::default(),
+        true,
+        false,
+        None,
+    );
     assert_eq!(report.outcome(), Outcome::Failed);
     let message = &report.failed[0].1;
     assert!(message.contains(&locked.display().to_string()), "{message}");
@@ -185,7 +206,7 @@ fn read_only_output_folder_is_a_clear_error_without_partial_files() {
 fn icc_profile_and_sixteen_bit_survive_a_round_trip() {
     let dir = tempfile::tempdir().unwrap();
     // A 16-bit PNG with an ICC profile (a real profile's bytes are opaque to Prism).
-    let photo = prism_media::read_image(&real_image("chelsea.png"))
+    let photo = prism_media::read_image(&real_image("chelsea.png"), &Default::default())
         .unwrap()
         .image;
     let crop = image::DynamicImage::ImageRgb16(photo.crop_imm(100, 100, 32, 24).to_rgb16());
@@ -194,17 +215,24 @@ fn icc_profile_and_sixteen_bit_survive_a_round_trip() {
     prism_media::write_image(&input, &crop, Some(&icc), &WriteOptions::default()).unwrap();
     let jobs = plan_jobs(&input, None, &BatchOptions::default()).unwrap();
     let mut up = upscaler();
-    let report =
-        prism_upscale::upscale_files(&mut up, &jobs, &WriteOptions::default(), true, false, None);
+    let report = prism_upscale::upscale_files(
+        &mut up,
+        &jobs,
+        &Default::default(),
+        &WriteOptions::default(),
+        true,
+        false,
+        None,
+    );
     assert_eq!(report.outcome(), Outcome::Success, "{report:?}");
-    let out = prism_media::read_image(&jobs[0].output).unwrap();
+    let out = prism_media::read_image(&jobs[0].output, &Default::default()).unwrap();
     assert_eq!(out.image.color(), image::ColorType::Rgb16);
     assert_eq!(out.image.dimensions(), (64, 48));
     assert_eq!(out.icc_profile.as_deref(), Some(icc.as_slice()));
     for ext in ["jpg", "webp", "tiff"] {
         let path = dir.path().join(format!("copy.{ext}"));
         prism_media::write_image(&path, &out.image, Some(&icc), &WriteOptions::default()).unwrap();
-        let back = prism_media::read_image(&path).unwrap();
+        let back = prism_media::read_image(&path, &Default::default()).unwrap();
         assert_eq!(back.image.dimensions(), (64, 48), "{ext}");
         assert_eq!(
             back.icc_profile.as_deref(),
@@ -213,7 +241,7 @@ fn icc_profile_and_sixteen_bit_survive_a_round_trip() {
         );
     }
     assert_eq!(
-        prism_media::read_image(&dir.path().join("copy.tiff"))
+        prism_media::read_image(&dir.path().join("copy.tiff"), &Default::default())
             .unwrap()
             .image
             .color(),
@@ -227,7 +255,7 @@ fn ffmpeg() -> PathBuf {
 
 /// An 8-frame 64x48 pan over a real photograph with a 440 Hz audio track.
 fn make_video(dir: &Path) -> PathBuf {
-    let photo = prism_media::read_image(&real_image("astronaut.png"))
+    let photo = prism_media::read_image(&real_image("astronaut.png"), &Default::default())
         .unwrap()
         .image;
     for i in 0..8u32 {
@@ -264,7 +292,7 @@ fn make_video(dir: &Path) -> PathBuf {
 fn video_upscaled_with_audio_and_metadata_kept() {
     let dir = tempfile::tempdir().unwrap();
     let video = make_video(dir.path());
-    let source = probe(&ffmpeg(), &video).unwrap();
+    let source = probe(&ffmpeg(), &video, &Default::default()).unwrap();
     assert_eq!((source.width, source.height), (64, 48));
     assert!(source.has_audio);
     let output = dir.path().join("pan_x2.mp4");
@@ -273,6 +301,7 @@ fn video_upscaled_with_audio_and_metadata_kept() {
         &mut up,
         &video,
         &output,
+        &Default::default(),
         None,
         &VideoOptions::default(),
         false,
@@ -280,7 +309,7 @@ fn video_upscaled_with_audio_and_metadata_kept() {
     )
     .unwrap();
     assert_eq!(report.frames, 8);
-    let info = probe(&ffmpeg(), &output).unwrap();
+    let info = probe(&ffmpeg(), &output, &Default::default()).unwrap();
     assert_eq!((info.width, info.height), (128, 96));
     assert!(info.has_audio, "audio kept");
     assert!(
@@ -305,7 +334,7 @@ fn video_upscaled_with_audio_and_metadata_kept() {
         .unwrap();
     assert_eq!(frames.len(), 8);
     // The content is the upscaled pan: each output frame is close to a Lanczos upscale of its source.
-    let first = prism_media::read_image(&dir.path().join("f00.png"))
+    let first = prism_media::read_image(&dir.path().join("f00.png"), &Default::default())
         .unwrap()
         .image;
     let lanczos = prism_media::resize(&first, 128, 96).to_rgb8();
@@ -327,6 +356,7 @@ fn video_upscaled_with_audio_and_metadata_kept() {
         &mut up,
         &video,
         &video,
+        &Default::default(),
         None,
         &VideoOptions::default(),
         false,
@@ -338,6 +368,7 @@ fn video_upscaled_with_audio_and_metadata_kept() {
         &mut up,
         &dir.path().join("f00.png"),
         &dir.path().join("x.mp4"),
+        &Default::default(),
         None,
         &VideoOptions::default(),
         false,
@@ -350,7 +381,7 @@ fn video_upscaled_with_audio_and_metadata_kept() {
 #[test]
 fn exif_orientation_is_applied() {
     let dir = tempfile::tempdir().unwrap();
-    let photo = prism_media::read_image(&real_image("astronaut.png"))
+    let photo = prism_media::read_image(&real_image("astronaut.png"), &Default::default())
         .unwrap()
         .image;
     let crop = photo.crop_imm(100, 100, 40, 24);
@@ -369,13 +400,14 @@ fn exif_orientation_is_applied() {
     rotated.extend_from_slice(&jpeg[2..]);
     let path = dir.path().join("rotated.jpg");
     std::fs::write(&path, rotated).unwrap();
-    let loaded = prism_media::read_image(&path).unwrap();
+    let loaded = prism_media::read_image(&path, &Default::default()).unwrap();
     assert_eq!(loaded.orientation, image::metadata::Orientation::Rotate90);
     assert_eq!(loaded.image.dimensions(), (24, 40), "rotated upright");
     let jobs = plan_jobs(&path, None, &BatchOptions::default()).unwrap();
     let report = prism_upscale::upscale_files(
         &mut upscaler(),
         &jobs,
+        &Default::default(),
         &WriteOptions::default(),
         true,
         false,
@@ -383,7 +415,7 @@ fn exif_orientation_is_applied() {
     );
     assert_eq!(report.outcome(), Outcome::Success, "{report:?}");
     assert_eq!(
-        prism_media::read_image(&jobs[0].output)
+        prism_media::read_image(&jobs[0].output, &Default::default())
             .unwrap()
             .image
             .dimensions(),

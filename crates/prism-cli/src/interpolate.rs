@@ -4,7 +4,7 @@
 //! model never waits for I/O and memory stays bounded on long videos.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::sync_channel;
 
 use anyhow::{Context, Result, bail};
@@ -20,6 +20,7 @@ use prism_interpolate::{
 use prism_media::video::{self, VideoOptions, VideoReader, VideoWriter};
 use prism_media::{BatchOptions, Progress, Unit, WriteOptions, read_image, write_image};
 
+use crate::global::{self, say};
 use crate::session_args::SessionArgs;
 
 #[derive(Args)]
@@ -27,20 +28,21 @@ pub struct InterpolateArgs {
     /// Two images (a pair), one folder of frames, or one video file.
     #[arg(required = true, num_args = 1..=2)]
     pub inputs: Vec<PathBuf>,
-    /// Output: a folder for numbered frames, or a video file (.mp4, .mkv, .mov, ...).
+    /// Output: a folder for numbered frames, a video file (.mp4, .mkv, .mov, ...), or for a pair
+    /// with one timestep an image file (.png, .jpg, .webp, .tiff) for that frame alone.
     #[arg(short, long)]
     pub output: PathBuf,
     /// A RIFE model file or model id (rife-v4.6, rife-v4.0, rife-v4.0-refine, rife-hd-v3).
     #[arg(short, long, default_value = "rife-v4.6")]
     pub model: String,
     /// Pairs: this many evenly spaced frames between the two images.
-    #[arg(short = 'n', long, conflicts_with = "timestep")]
-    pub frames: Option<usize>,
+    #[arg(short = 'n', long, conflicts_with = "timestep", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub frames: Option<u32>,
     /// Pairs: a frame at this timestep in (0, 1); repeat for several.
-    #[arg(short, long)]
+    #[arg(short, long, value_parser = parse_timestep)]
     pub timestep: Vec<f64>,
     /// Sequences: output frames per source frame (x2, x3, ...).
-    #[arg(short = 'x', long, conflicts_with = "fps")]
+    #[arg(short = 'x', long, conflicts_with = "fps", value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub multi: Option<u32>,
     /// Sequences: target frame rate (60, 59.94, 30000/1001, ...).
     #[arg(long)]
@@ -93,6 +95,14 @@ pub struct InterpolateArgs {
     pub no_progress: bool,
     #[command(flatten)]
     pub session: SessionArgs,
+}
+
+/// `--timestep`: a number strictly between 0 and 1.
+fn parse_timestep(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(t) if t > 0.0 && t < 1.0 => Ok(t),
+        _ => Err("expected a number between 0 and 1 (exclusive)".into()),
+    }
 }
 
 enum Source {
@@ -164,29 +174,52 @@ fn pair(args: &InterpolateArgs, rife: &mut Interpolator, a: &Path, b: &Path) -> 
     if args.multi.is_some() || args.fps.is_some() {
         bail!("--multi and --fps are for sequences; for a pair use --frames or --timestep");
     }
-    let ia = read_image(a)?;
-    let ib = read_image(b)?;
     let ts: Vec<f64> = if args.timestep.is_empty() {
         let n = args.frames.unwrap_or(1);
-        (1..=n).map(|i| i as f64 / (n + 1) as f64).collect()
+        (1..=n).map(|i| f64::from(i) / f64::from(n + 1)).collect()
     } else {
         let mut ts = args.timestep.clone();
         ts.sort_by(f64::total_cmp);
         ts
     };
+    // An image name on -o: the one frame asked for, in that file.
+    let single = prism_media::OutputFormat::from_path(&args.output).is_ok();
+    if single && ts.len() != 1 {
+        bail!(
+            "{}: an image file holds one frame, but {} were asked for; give a folder instead",
+            args.output.display(),
+            ts.len()
+        );
+    }
+    if single && [a, b].iter().any(|i| same_file(i, &args.output)) {
+        bail!(
+            "{}: the output is an input; refusing to overwrite it",
+            args.output.display()
+        );
+    }
+    let limits = global::limits();
+    let ia = read_image(a, &limits)?;
+    let ib = read_image(b, &limits)?;
     let outs = rife.interpolate_many(&ia.image, &ib.image, &ts)?;
-    let dir = &args.output;
-    ensure_output_dir(dir, &[a, b])?;
+    global::check_interrupted()?;
+    let icc = ia.icc_profile.as_deref();
     let mut frames: Vec<DynamicImage> = vec![ia.image.clone()];
     frames.extend(outs.iter().map(|o| o.image.clone()));
     frames.push(ib.image.clone());
-    let icc = ia.icc_profile.as_deref();
-    for (i, frame) in frames.iter().enumerate() {
-        let path = dir.join(format!("{i:06}.{}", args.frame_format));
-        write_image(&path, frame, icc, &WriteOptions::default())?;
-    }
+    let flow_dir = if single {
+        write_image(&args.output, &frames[1], icc, &WriteOptions::default())?;
+        flow_folder_beside(&args.output)
+    } else {
+        let dir = &args.output;
+        ensure_output_dir(dir, &[a, b])?;
+        for (i, frame) in frames.iter().enumerate() {
+            let path = dir.join(format!("{i:06}.{}", args.frame_format));
+            write_image(&path, frame, icc, &WriteOptions::default())?;
+        }
+        dir.join("flow")
+    };
     for o in &outs {
-        eprintln!("t = {:.6}", o.t);
+        say!("t = {:.6}", o.t);
     }
     if args.flow {
         // The motion of the pair: from the middle-most frame (for t = 0.5-only models the
@@ -205,7 +238,7 @@ fn pair(args: &InterpolateArgs, rife: &mut Interpolator, a: &Path, b: &Path) -> 
                 .flow
         };
         let (u, v) = flow.motion();
-        write_flow(&dir.join("flow"), 0, 1, &u, &v)?;
+        write_flow(&flow_dir, 0, 1, &u, &v)?;
     }
     if let Some(gif) = &args.preview {
         // Ping-pong so the motion reads as a loop.
@@ -220,12 +253,16 @@ fn pair(args: &InterpolateArgs, rife: &mut Interpolator, a: &Path, b: &Path) -> 
         );
         write_gif(gif, &seq, 1000 / (frames.len() as u32).clamp(2, 25))?;
     }
-    eprintln!(
-        "wrote {} frames ({} interpolated) to {}",
-        frames.len(),
-        outs.len(),
-        dir.display()
-    );
+    if single {
+        say!("wrote the frame at t = {:.6} to {}", ts[0], args.output.display());
+    } else {
+        say!(
+            "wrote {} frames ({} interpolated) to {}",
+            frames.len(),
+            outs.len(),
+            args.output.display()
+        );
+    }
     Ok(())
 }
 
@@ -250,7 +287,7 @@ fn sequence(args: &InterpolateArgs, rife: &mut Interpolator, input: SequenceInpu
                 frames.clone(),
             ),
             SequenceInput::Video(path) => {
-                let info = video::probe(&ffmpeg()?, path)?;
+                let info = video::probe(&ffmpeg()?, path, &global::limits())?;
                 let rate: FrameRate = info.frame_rate.parse().with_context(|| {
                     format!(
                         "{}: unusable frame rate {}",
@@ -272,23 +309,22 @@ fn sequence(args: &InterpolateArgs, rife: &mut Interpolator, input: SequenceInpu
     let hold_last = matches!(input, SequenceInput::Video(_)) && out_video;
     let step = timing.step()?;
     let expected = count.map(|n| step.output_count(n, hold_last));
-    let cancel = crate::interrupted().clone();
     let options = SequenceOptions {
         timing,
         scene_threshold: args.scene_threshold,
         dedup_threshold: args.dedup.then_some(args.dedup_threshold),
         hold_last,
         flow: args.flow,
-        cancel: Some(cancel.clone()),
+        cancel: Some(global::interrupt_shared()),
     };
+    // This pipeline's own stop: set when the encoder fails or inference ends, so the decoder
+    // stops too. Ctrl-C is the separate, read-only process flag.
+    let stop = &AtomicBool::new(false);
+    // Set when every frame went to the encoder: only then is the video finished and renamed.
+    let completed = &AtomicBool::new(false);
     let inputs: Vec<&Path> = input_paths.iter().map(PathBuf::as_path).collect();
     let flow_dir = if out_video {
-        let stem = args
-            .output
-            .file_stem()
-            .unwrap_or_default()
-            .to_string_lossy();
-        args.output.with_file_name(format!("{stem}-flow"))
+        flow_folder_beside(&args.output)
     } else {
         ensure_output_dir(&args.output, &inputs)?;
         args.output.join("flow")
@@ -303,14 +339,13 @@ fn sequence(args: &InterpolateArgs, rife: &mut Interpolator, input: SequenceInpu
         expected.unwrap_or(0),
         Unit::Frames,
         "interpolate",
-        !args.no_progress,
+        global::show_progress(args.no_progress),
     );
     let (src_tx, src_rx) = sync_channel::<prism_interpolate::Result<DynamicImage>>(4);
     let (out_tx, out_rx) = sync_channel::<OutputFrame>(8);
     let first_icc = std::sync::Mutex::new(None::<Vec<u8>>);
     let stats = std::thread::scope(|scope| -> Result<_> {
         // Decoder.
-        let cancel_dec = cancel.clone();
         let video_in = match &input {
             SequenceInput::Video(path) => Some((ffmpeg()?, path.clone())),
             SequenceInput::Folder(_) => None,
@@ -318,11 +353,16 @@ fn sequence(args: &InterpolateArgs, rife: &mut Interpolator, input: SequenceInpu
         let info_dec = video_info.clone();
         let icc_ref = &first_icc;
         scope.spawn(move || {
-            let send = |frame| src_tx.send(frame).is_ok() && !cancel_dec.load(Ordering::Relaxed);
+            let limits = global::limits();
+            let send = |frame| {
+                src_tx.send(frame).is_ok()
+                    && !stop.load(Ordering::Relaxed)
+                    && !global::interrupted()
+            };
             match (&input, video_in) {
                 (SequenceInput::Folder(frames), _) => {
                     for (i, path) in frames.iter().enumerate() {
-                        let frame = read_image(path)
+                        let frame = read_image(path, &limits)
                             .map(|l| {
                                 if i == 0 {
                                     *icc_ref.lock().unwrap() = l.icc_profile;
@@ -364,12 +404,11 @@ fn sequence(args: &InterpolateArgs, rife: &mut Interpolator, input: SequenceInpu
             args.preview.as_ref(),
         );
         let progress_w = progress.clone();
-        let cancel_enc = cancel.clone();
         let video_out = if out_video {
             let (w, h, deep) = match &video_info {
                 Some(info) => (info.width, info.height, info.high_bit_depth),
                 None => {
-                    let first = read_image(inputs[0])?;
+                    let first = read_image(inputs[0], &global::limits())?;
                     let deep = matches!(
                         first.image,
                         DynamicImage::ImageRgb16(_)
@@ -433,10 +472,14 @@ fn sequence(args: &InterpolateArgs, rife: &mut Interpolator, input: SequenceInpu
                 Ok(())
             })();
             if let Err(e) = result {
-                cancel_enc.store(true, Ordering::Relaxed);
+                stop.store(true, Ordering::Relaxed);
                 // Keep draining so the inference thread is never blocked on a full channel.
                 for _ in out_rx.iter() {}
                 return Err(e);
+            }
+            if !completed.load(Ordering::SeqCst) {
+                // Inference failed or was interrupted: dropping the writer removes its file.
+                return Ok(());
             }
             if let Some(w) = video_out {
                 w.finish()?;
@@ -452,6 +495,10 @@ fn sequence(args: &InterpolateArgs, rife: &mut Interpolator, input: SequenceInpu
         let mut failure = None;
         let mut last_cut = None;
         for frame in stream.by_ref() {
+            if stop.load(Ordering::Relaxed) {
+                // The encoder failed: its error is the one to report.
+                break;
+            }
             match frame {
                 Ok(frame) => {
                     if let FrameKind::SceneCut { a, b } = frame.kind
@@ -474,8 +521,15 @@ fn sequence(args: &InterpolateArgs, rife: &mut Interpolator, input: SequenceInpu
         }
         let stats = stream.stats().clone();
         drop(stream);
+        if failure.is_none() && global::interrupted() {
+            // The decoder stopped early: the sequence is not whole.
+            failure = Some(prism_interpolate::Error::Cancelled);
+        }
+        if failure.is_none() && !stop.load(Ordering::SeqCst) {
+            completed.store(true, Ordering::SeqCst);
+        }
         drop(out_tx);
-        cancel.store(true, Ordering::Relaxed);
+        stop.store(true, Ordering::Relaxed);
         let written = encoder.join().expect("encoder thread");
         if let Some(e) = failure {
             return Err(e.into());
@@ -484,7 +538,7 @@ fn sequence(args: &InterpolateArgs, rife: &mut Interpolator, input: SequenceInpu
         Ok(stats)
     })?;
     progress.finish();
-    eprintln!(
+    say!(
         "read {} frames, wrote {} ({} interpolated, {} scene cuts, {} duplicates dropped) at {} fps to {}",
         stats.read,
         stats.written,
@@ -495,7 +549,7 @@ fn sequence(args: &InterpolateArgs, rife: &mut Interpolator, input: SequenceInpu
         args.output.display()
     );
     if rife.fp32_reruns() > 0 {
-        eprintln!(
+        say!(
             "{} runs were redone in FP32 after NaN/Inf in FP16",
             rife.fp32_reruns()
         );
@@ -512,6 +566,7 @@ fn ensure_output_dir(dir: &Path, inputs: &[&Path]) -> Result<()> {
         );
     }
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    prism_media::cleanup::remove_stale_partials(dir);
     let out = dir.canonicalize()?;
     for input in inputs {
         let parent = input
@@ -529,6 +584,12 @@ fn ensure_output_dir(dir: &Path, inputs: &[&Path]) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// `<stem>-flow` beside a file output (a video or a single frame).
+fn flow_folder_beside(output: &Path) -> PathBuf {
+    let stem = output.file_stem().unwrap_or_default().to_string_lossy();
+    output.with_file_name(format!("{stem}-flow"))
 }
 
 fn same_file(a: &Path, b: &Path) -> bool {

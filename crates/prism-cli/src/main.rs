@@ -1,13 +1,11 @@
 //! `prism`: the command-line face of the Prism engine.
 //!
-//! Exit codes: 0 success, 1 other failure, 2 bad usage, 3 ONNX Runtime missing or unusable,
-//! 4 execution provider unavailable, 5 bad or missing model file, 6 inputs that do not fit,
-//! 7 partial batch, 130 interrupted by Ctrl-C.
+//! Exit codes (the README's table): 0 success, 1 other failure, 2 bad usage, 3 ONNX Runtime
+//! missing or unusable, 4 execution provider unavailable, 5 bad or missing model file, 6 inputs
+//! that do not fit, 7 partial batch, 130 interrupted by Ctrl-C, 143 stopped by SIGTERM.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -15,6 +13,7 @@ use prism_core::bench::{BenchOptions, ShapeArg, bench};
 use prism_core::{Model, ModelInfo, Provider, Runtime, RuntimeOptions, SessionOptions};
 use prism_hub::resolve_model;
 
+mod global;
 mod interpolate;
 mod models;
 mod report;
@@ -41,6 +40,11 @@ struct Cli {
     /// Only errors.
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     quiet: bool,
+    /// Refuse images and video frames with more pixels than this (default: Pillow's
+    /// decompression-bomb limit, 178956970, about 13,377 px square), before decoding them.
+    #[arg(long, global = true, value_name = "PIXELS", default_value_t = prism_media::Limits::DEFAULT_MAX_PIXELS,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    max_pixels: u64,
     #[command(subcommand)]
     command: Command,
 }
@@ -91,24 +95,15 @@ enum Command {
     Models(models::ModelsArgs),
 }
 
-/// Set by Ctrl-C: every command checks it between steps, stops, and cleans up its temporary files.
-/// A second Ctrl-C exits at once.
-pub fn interrupted() -> &'static Arc<AtomicBool> {
-    static FLAG: OnceLock<Arc<AtomicBool>> = OnceLock::new();
-    FLAG.get_or_init(|| Arc::new(AtomicBool::new(false)))
-}
-
-/// Exit code of a run stopped by Ctrl-C (128 + SIGINT, as shells report it).
-const EXIT_INTERRUPTED: u8 = 130;
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let _ = ctrlc::set_handler(|| {
-        if interrupted().swap(true, Ordering::SeqCst) {
-            std::process::exit(i32::from(EXIT_INTERRUPTED));
-        }
-        eprintln!("interrupted: stopping after the current step (Ctrl-C again to quit at once)");
+    global::set(global::Global {
+        quiet: cli.quiet,
+        limits: prism_media::Limits {
+            max_pixels: cli.max_pixels,
+        },
     });
+    global::install_signal_handlers();
     let level = match (cli.quiet, cli.verbose) {
         (true, _) => "error",
         (false, 0) => "warn",
@@ -129,19 +124,20 @@ fn main() -> ExitCode {
 
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(_) if interrupted().load(Ordering::SeqCst) => {
-            eprintln!("interrupted: nothing half-written was left");
-            ExitCode::from(EXIT_INTERRUPTED)
-        }
         Err(error) => {
-            eprintln!("error: {error:#}");
             let code = exit_code(&error);
-            ExitCode::from(code as u8)
+            if code == prism_core::EXIT_INTERRUPTED {
+                eprintln!("interrupted ({error:#}): nothing half-written was left");
+            } else {
+                eprintln!("error: {error:#}");
+            }
+            ExitCode::from(u8::try_from(code).unwrap_or(1))
         }
     }
 }
 
-/// The documented exit code of whichever library error ended the command (1 for anything else).
+/// The documented exit code of whichever library error ended the command (1 for anything else):
+/// the one place errors become exit codes.
 fn exit_code(error: &anyhow::Error) -> i32 {
     macro_rules! code_of {
         ($($ty:ty),*) => {
@@ -214,6 +210,7 @@ fn run(cli: Cli) -> Result<()> {
                     warmup,
                     runs,
                     shapes,
+                    cancel: Some(global::interrupt_flag()),
                 },
             )?;
             if json {

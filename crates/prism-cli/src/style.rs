@@ -3,10 +3,8 @@
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
-use std::io::IsTerminal;
-
 use anyhow::{Context, Result, bail};
-use clap::{Args, Subcommand};
+use clap::{Args, Subcommand, ValueEnum};
 use prism_core::RuntimeOptions;
 use prism_media::{BatchOptions, WriteOptions, plan_jobs, read_image, write_image};
 use prism_style::loss::LayerWeight;
@@ -15,6 +13,7 @@ use prism_style::{
     StyleImage, Vgg, neural_style,
 };
 
+use crate::global::{self, say};
 use crate::session_args::SessionArgs;
 
 #[derive(Args)]
@@ -46,7 +45,7 @@ pub struct FastArgs {
     pub model: Option<String>,
     /// multistyle26: a style index 0-25 (default 0) or a weighted blend, e.g. 3:0.5,12:0.5.
     #[arg(long)]
-    pub style: Option<String>,
+    pub style: Option<prism_style::StyleMix>,
     /// Any picture as the style (Magenta arbitrary stylisation, real weights); the content runs at
     /// its own size.
     #[arg(long, value_name = "IMAGE", conflicts_with_all = ["model", "style"])]
@@ -96,9 +95,9 @@ pub struct NeuralArgs {
     /// Optimiser steps (per scale).
     #[arg(long, default_value_t = 300)]
     pub steps: usize,
-    /// lbfgs or adam.
-    #[arg(long, default_value = "lbfgs")]
-    pub optimizer: String,
+    /// The optimiser.
+    #[arg(long, value_enum, default_value = "lbfgs")]
+    pub optimizer: OptimizerArg,
     /// Learning rate (Adam, on the 0..1 image) or step length (L-BFGS); default 1 for L-BFGS and
     /// 0.02 for Adam.
     #[arg(long)]
@@ -157,6 +156,15 @@ pub struct NeuralArgs {
     pub session: SessionArgs,
 }
 
+#[derive(Clone, Copy, ValueEnum)]
+pub enum OptimizerArg {
+    /// L-BFGS (Gatys et al., jcjohnson/neural-style).
+    #[value(alias = "l-bfgs")]
+    Lbfgs,
+    /// Adam.
+    Adam,
+}
+
 pub fn run(args: StyleArgs, runtime: &RuntimeOptions) -> Result<()> {
     match args.command {
         StyleCommand::Fast(a) => fast(*a, runtime),
@@ -194,9 +202,9 @@ fn fast_video(style: &mut FeedForward, args: &FastArgs, options: &FastOptions) -
         );
     }
     let ffmpeg = find_ffmpeg(None)?;
-    let info = probe(&ffmpeg, &args.input)?;
+    let info = probe(&ffmpeg, &args.input, &global::limits())?;
     let size = options.output_size(info.width, info.height);
-    let show = std::io::stderr().is_terminal();
+    let show = global::show_progress(false);
     let report = map_video(
         &ffmpeg,
         &args.input,
@@ -206,10 +214,10 @@ fn fast_video(style: &mut FeedForward, args: &FastArgs, options: &FastOptions) -
         &VideoOptions::default(),
         "style",
         show,
-        Some(crate::interrupted().as_ref()),
+        Some(global::interrupt_flag()),
         |frame| style.stylize(frame, options),
     )?;
-    eprintln!(
+    say!(
         "{} frames ({}x{}) -> {}",
         report.frames,
         report.width,
@@ -243,8 +251,9 @@ fn fast(args: FastArgs, runtime: &RuntimeOptions) -> Result<()> {
     let jobs = plan_jobs(&args.input, args.output.as_deref(), &batch)?;
     if jobs.len() == 1 {
         let job = &jobs[0];
-        let loaded = read_image(&job.input)?;
+        let loaded = read_image(&job.input, &global::limits())?;
         let out = style.stylize(&loaded.image, &options)?;
+        global::check_interrupted()?;
         write_image(
             &job.output,
             &out,
@@ -253,7 +262,7 @@ fn fast(args: FastArgs, runtime: &RuntimeOptions) -> Result<()> {
         )?;
         if let Some(sheet) = &args.sheet {
             let style_image = match &args.style_image {
-                Some(path) => Some(read_image(path)?.image),
+                Some(path) => Some(read_image(path, &global::limits())?.image),
                 None => None,
             };
             let mut tiles = vec![(&loaded.image, "content".to_string())];
@@ -264,15 +273,17 @@ fn fast(args: FastArgs, runtime: &RuntimeOptions) -> Result<()> {
             let s = prism_style::label::labelled_grid(&tiles, 384, tiles.len());
             write_image(sheet, &s, None, &WriteOptions::default())?;
         }
-        println!("{}", job.output.display());
+        if !global::quiet() {
+            println!("{}", job.output.display());
+        }
         return Ok(());
     }
     let report = prism_media::batch::run_batch(
         &jobs,
         batch.skip_existing,
-        |job| read_image(&job.input).map_err(anyhow::Error::from),
+        |job| read_image(&job.input, &global::limits()).map_err(anyhow::Error::from),
         |_, loaded| {
-            if crate::interrupted().load(std::sync::atomic::Ordering::SeqCst) {
+            if global::interrupted() {
                 return None;
             }
             Some(
@@ -288,7 +299,7 @@ fn fast(args: FastArgs, runtime: &RuntimeOptions) -> Result<()> {
         },
         |job, e| eprintln!("{}: {e:#}", job.input.display()),
     );
-    println!(
+    say!(
         "{} written, {} already done, {} failed",
         report.written.len(),
         report.skipped.len(),
@@ -298,7 +309,7 @@ fn fast(args: FastArgs, runtime: &RuntimeOptions) -> Result<()> {
 }
 
 fn load(path: &Path) -> Result<image::DynamicImage> {
-    Ok(read_image(path)?.image)
+    Ok(read_image(path, &global::limits())?.image)
 }
 
 fn neural(args: NeuralArgs, runtime: &RuntimeOptions) -> Result<()> {
@@ -316,16 +327,15 @@ fn neural(args: NeuralArgs, runtime: &RuntimeOptions) -> Result<()> {
             styles.len()
         );
     };
-    let optimizer = match args.optimizer.as_str() {
-        "lbfgs" | "l-bfgs" => Optimizer::Lbfgs {
+    let optimizer = match args.optimizer {
+        OptimizerArg::Lbfgs => Optimizer::Lbfgs {
             history: args.history,
             line_search: args.line_search,
             lr: args.lr.unwrap_or(1.0),
         },
-        "adam" => Optimizer::Adam {
+        OptimizerArg::Adam => Optimizer::Adam {
             lr: args.lr.unwrap_or(0.02),
         },
-        other => bail!("unknown optimizer `{other}` (lbfgs, adam)"),
     };
     let init = match args.init.as_str() {
         "content" => Init::Content,
@@ -352,7 +362,7 @@ fn neural(args: NeuralArgs, runtime: &RuntimeOptions) -> Result<()> {
     };
     prism_media::OutputFormat::from_path(&args.output)?;
     let mut vgg = Vgg::load(args.pool, &args.session.options(runtime))?;
-    eprintln!(
+    say!(
         "neural style with VGG19 ({:?} pooling) on {}: {}",
         args.pool,
         vgg.provider(),
@@ -376,11 +386,11 @@ fn neural(args: NeuralArgs, runtime: &RuntimeOptions) -> Result<()> {
         .map(|(image, &weight)| StyleImage { image, weight })
         .collect();
     let result = neural_style(&mut vgg, &content, &style_refs, &options, &mut |p| {
-        if crate::interrupted().load(std::sync::atomic::Ordering::SeqCst) {
+        if global::interrupted() {
             return std::ops::ControlFlow::Break(());
         }
         if args.print_every > 0 && (p.step % args.print_every == 0 || p.step + 1 == p.steps) {
-            eprintln!(
+            say!(
                 "scale {}/{} {}x{} step {:>4}/{}: total {:.4e} content {:.4e} style {:.4e} tv {:.4e} ({:.1} s)",
                 p.scale + 1,
                 p.scales,
@@ -408,7 +418,7 @@ fn neural(args: NeuralArgs, runtime: &RuntimeOptions) -> Result<()> {
         return Err(e);
     }
     let result = result?;
-    eprintln!(
+    say!(
         "final loss {:.4e} (content {:.4e}, style {:.4e}, tv {:.4e}) in {:.1} s",
         result.final_loss.total,
         result.final_loss.content,
@@ -425,6 +435,8 @@ fn neural(args: NeuralArgs, runtime: &RuntimeOptions) -> Result<()> {
         let s = prism_style::sheet::side_by_side(&row, 384);
         write_image(sheet, &s, None, &WriteOptions::default())?;
     }
-    println!("{}", args.output.display());
+    if !global::quiet() {
+        println!("{}", args.output.display());
+    }
     Ok(())
 }

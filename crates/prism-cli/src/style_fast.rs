@@ -10,6 +10,7 @@ use prism_media::{WriteOptions, read_image, write_image};
 use prism_style::multistyle::is_multistyle;
 use prism_style::{Arbitrary, FastStyle, FeedForward, MultiStyle, StyleMix};
 
+use crate::global::{self, say};
 use crate::style::{FastArgs, weights_note};
 
 /// The default network: 26 real styles.
@@ -40,7 +41,7 @@ fn describe(arg: &str) -> String {
 /// Loads the network the arguments ask for and says which it is (one line on stderr).
 pub fn open(args: &FastArgs, options: &SessionOptions) -> Result<FeedForward> {
     if let Some(style_image) = &args.style_image {
-        let style = read_image(style_image)?.image;
+        let style = read_image(style_image, &global::limits())?.image;
         let net = Arbitrary::load(
             &resolve_model(PREDICT)?,
             &resolve_model(TRANSFORM)?,
@@ -51,7 +52,7 @@ pub fn open(args: &FastArgs, options: &SessionOptions) -> Result<FeedForward> {
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_else(|| "style".into());
         let ff = FeedForward::arbitrary(net, &style, &name)?;
-        eprintln!(
+        say!(
             "{} on {}: {} + {}; --strength {} blends the style image's vector with the content's own",
             ff.label(),
             ff.provider(),
@@ -64,15 +65,19 @@ pub fn open(args: &FastArgs, options: &SessionOptions) -> Result<FeedForward> {
     let id = args.model.as_deref().unwrap_or(MULTISTYLE);
     let path = resolve_model(id)?;
     if is_multistyle(&ModelInfo::inspect(&path)?) {
-        let mix: StyleMix = args.style.as_deref().unwrap_or("0").parse()?;
+        let mix = match &args.style {
+            Some(mix) => mix.clone(),
+            None => StyleMix::one(0)?,
+        };
         let net = MultiStyle::load(&path, options)?;
         let ff = FeedForward::Multi { net, mix };
-        eprintln!("{} on {}: {}", ff.label(), ff.provider(), describe(id));
+        say!("{} on {}: {}", ff.label(), ff.provider(), describe(id));
         return Ok(ff);
     }
     if let Some(style) = &args.style {
         return Err(prism_style::Error::Options(format!(
-            "--style {style} picks one of multistyle26's 26 styles, but `{id}` is a single-style network"
+            "--style {} picks one of multistyle26's 26 styles, but `{id}` is a single-style network",
+            style.label()
         ))
         .into());
     }
@@ -84,7 +89,12 @@ pub fn open(args: &FastArgs, options: &SessionOptions) -> Result<FeedForward> {
         }
     }
     let note = weights_note(&net.weights);
+    let real = net.weights == "real";
     let ff = FeedForward::Transformer(net);
+    // Weights that are not the published ones are said even with -q.
+    if real && global::quiet() {
+        return Ok(ff);
+    }
     eprintln!(
         "{} on {}: {}; {note}",
         ff.label(),
@@ -98,10 +108,13 @@ pub fn open(args: &FastArgs, options: &SessionOptions) -> Result<FeedForward> {
 pub fn index_sheet(args: &FastArgs, options: &SessionOptions, sheet: &Path) -> Result<()> {
     let id = args.model.as_deref().unwrap_or(MULTISTYLE);
     let mut net = MultiStyle::load(&resolve_model(id)?, options)?;
-    eprintln!("index sheet of {} on {}", describe(id), net.provider());
-    let image = read_image(&args.input)?.image;
+    say!("index sheet of {} on {}", describe(id), net.provider());
+    let image = read_image(&args.input, &global::limits())?.image;
     let out = net.index_sheet(&image, 160)?;
+    global::check_interrupted()?;
     write_image(sheet, &out, None, &WriteOptions::default())?;
-    println!("{}", sheet.display());
+    if !global::quiet() {
+        println!("{}", sheet.display());
+    }
     Ok(())
 }

@@ -1,6 +1,5 @@
 //! `prism upscale`: a thin layer over `prism_upscale` for files, folders and videos.
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use anyhow::Result;
@@ -8,11 +7,11 @@ use clap::{Args, ValueEnum};
 use prism_core::RuntimeOptions;
 use prism_media::video::{VideoOptions, is_video};
 use prism_media::{BatchOptions, WriteOptions, plan_jobs, read_image, write_image};
+
+use crate::global::{self, say};
 use prism_upscale::{AlphaMode, OutputScale, TileSize, UpscaleOptions, Upscaler};
 
 use crate::session_args::SessionArgs;
-
-/// Exit code of a batch in which some files failed and others were written.
 
 #[derive(Clone, Copy, ValueEnum)]
 pub enum AlphaArg {
@@ -33,8 +32,8 @@ pub struct UpscaleArgs {
     #[arg(short, long, default_value = "realesrgan-x4plus")]
     pub model: String,
     /// Tile side in input pixels, `auto` (from the memory budget) or `whole`.
-    #[arg(long, default_value = "auto")]
-    pub tile: String,
+    #[arg(long, default_value = "auto", value_parser = parse_tile)]
+    pub tile: TileSize,
     /// Context per tile side in input pixels (default: per architecture, seam-free).
     #[arg(long)]
     pub overlap: Option<u32>,
@@ -108,14 +107,20 @@ pub struct UpscaleArgs {
     pub session: SessionArgs,
 }
 
+/// `--tile`: `auto`, `whole` or a side of 1 to 16384 input pixels.
+fn parse_tile(text: &str) -> Result<TileSize, String> {
+    match text {
+        "auto" => Ok(TileSize::Auto),
+        "whole" => Ok(TileSize::Whole),
+        n => match n.parse::<u32>() {
+            Ok(side @ 1..=16384) => Ok(TileSize::Size(side)),
+            _ => Err("expected `auto`, `whole` or a side of 1 to 16384 pixels".into()),
+        },
+    }
+}
+
 pub fn run(args: UpscaleArgs, runtime: &RuntimeOptions) -> Result<()> {
-    let tile = match args.tile.as_str() {
-        "auto" => TileSize::Auto,
-        "whole" => TileSize::Whole,
-        n => TileSize::Size(n.parse().map_err(|_| {
-            anyhow::anyhow!("--tile must be a number, `auto` or `whole`, not `{n}`")
-        })?),
-    };
+    let tile = args.tile;
     let scale = match (args.outscale, args.width, args.height) {
         (Some(f), _, _) => OutputScale::Factor(f),
         (None, Some(w), Some(h)) => OutputScale::Size(w, h),
@@ -138,7 +143,8 @@ pub fn run(args: UpscaleArgs, runtime: &RuntimeOptions) -> Result<()> {
         max_passes: args.max_passes,
         tta: args.tta,
     };
-    let show = !args.no_progress && std::io::stderr().is_terminal();
+    let show = global::show_progress(args.no_progress);
+    let limits = global::limits();
     let path = prism_hub::resolve_model(&args.model)?;
     let mut upscaler = Upscaler::new(&path, options)?;
     let suffix = args.suffix.clone().unwrap_or_else(|| match scale {
@@ -171,12 +177,13 @@ pub fn run(args: UpscaleArgs, runtime: &RuntimeOptions) -> Result<()> {
             &mut upscaler,
             &args.input,
             &output,
+            &limits,
             args.ffmpeg.as_deref(),
             &video,
             show,
-            Some(crate::interrupted().as_ref()),
+            Some(global::interrupt_flag()),
         )?;
-        eprintln!(
+        say!(
             "{}: {} frames, {}x{} -> {}x{}{}",
             output.display(),
             report.frames,
@@ -209,14 +216,15 @@ pub fn run(args: UpscaleArgs, runtime: &RuntimeOptions) -> Result<()> {
         // One file: errors keep their own exit codes.
         let job = &jobs[0];
         prism_media::OutputFormat::from_path(&job.output)?;
-        let loaded = read_image(&job.input)?;
+        let loaded = read_image(&job.input, &limits)?;
         let mut control = prism_upscale::Control {
             progress: None,
-            cancel: Some(crate::interrupted().as_ref()),
+            cancel: Some(global::interrupt_flag()),
         };
         let image = upscaler.upscale_with(&loaded.image, &mut control)?;
+        global::check_interrupted()?;
         write_image(&job.output, &image, loaded.icc_profile.as_deref(), &write)?;
-        eprintln!(
+        say!(
             "{} ({}x{}) -> {} ({}x{})",
             job.input.display(),
             loaded.image.width(),
@@ -230,15 +238,13 @@ pub fn run(args: UpscaleArgs, runtime: &RuntimeOptions) -> Result<()> {
     let report = prism_upscale::upscale_files(
         &mut upscaler,
         &jobs,
+        &limits,
         &write,
         !args.overwrite,
         show,
-        Some(crate::interrupted().as_ref()),
+        Some(global::interrupt_flag()),
     );
-    if crate::interrupted().load(std::sync::atomic::Ordering::SeqCst) {
-        anyhow::bail!("interrupted");
-    }
-    eprintln!(
+    say!(
         "{} written, {} already done, {} failed",
         report.written.len(),
         report.skipped.len(),

@@ -51,6 +51,8 @@ pub struct BenchOptions {
     pub runs: usize,
     /// Shapes for inputs with symbolic dimensions; unnamed shapes apply to inputs in order.
     pub shapes: Vec<ShapeArg>,
+    /// Polled between runs: when set, the benchmark stops with [`Error::Cancelled`].
+    pub cancel: Option<&'static std::sync::atomic::AtomicBool>,
 }
 
 impl Default for BenchOptions {
@@ -59,6 +61,7 @@ impl Default for BenchOptions {
             warmup: 3,
             runs: 10,
             shapes: Vec::new(),
+            cancel: None,
         }
     }
 }
@@ -158,11 +161,22 @@ pub fn bench(model: &mut Model, options: &BenchOptions) -> Result<BenchReport> {
         .zip(&shapes)
         .map(|(spec, shape)| synthetic(shape, spec.element_type))
         .collect();
+    let stopped = || {
+        options
+            .cancel
+            .is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed))
+    };
     for _ in 0..options.warmup {
+        if stopped() {
+            return Err(Error::Cancelled);
+        }
         model.run(inputs.clone())?;
     }
     let mut times = Vec::with_capacity(options.runs.max(1));
     for _ in 0..options.runs.max(1) {
+        if stopped() {
+            return Err(Error::Cancelled);
+        }
         let batch = inputs.clone();
         let start = Instant::now();
         model.run(batch)?;

@@ -60,6 +60,21 @@ pub enum Error {
     )]
     UnknownModel { id: String, searched: Vec<PathBuf> },
 
+    #[error("{path}: metadata `{key}` is `{value}`; accepted: {accepted}")]
+    BadMetadata {
+        path: PathBuf,
+        key: String,
+        value: String,
+        accepted: String,
+    },
+
+    #[error("{path} does not match {manifest}: {reason}; re-export it")]
+    Unverified {
+        path: PathBuf,
+        manifest: PathBuf,
+        reason: String,
+    },
+
     #[error("{path} was rejected by ONNX Runtime: {message}")]
     InvalidModel { path: PathBuf, message: String },
 
@@ -100,7 +115,14 @@ pub enum Error {
 
     #[error("ONNX Runtime: {0}")]
     Ort(String),
+
+    #[error("interrupted")]
+    Cancelled,
 }
+
+/// Exit code of a run stopped by Ctrl-C (128 + SIGINT, as shells report it); every crate's
+/// `Cancelled` error maps to it.
+pub const EXIT_INTERRUPTED: i32 = 130;
 
 impl Error {
     /// A stable process exit code for this error, documented in the README.
@@ -116,12 +138,15 @@ impl Error {
             | Error::TruncatedModel { .. }
             | Error::InvalidModel { .. }
             | Error::MissingVariant { .. }
+            | Error::BadMetadata { .. }
+            | Error::Unverified { .. }
             | Error::UnknownModel { .. } => 5,
             Error::InputMismatch { .. }
             | Error::ShapeRefused { .. }
             | Error::ShapeSyntax { .. }
             | Error::TensorShape { .. } => 6,
             Error::Inference { .. } | Error::Ort(_) => 1,
+            Error::Cancelled => EXIT_INTERRUPTED,
         }
     }
 }

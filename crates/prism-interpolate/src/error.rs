@@ -63,7 +63,7 @@ pub enum Error {
     #[error("{0}")]
     Input(String),
 
-    #[error("cancelled")]
+    #[error("interrupted")]
     Cancelled,
 }
 
@@ -79,7 +79,8 @@ impl Error {
             | Error::Unreachable { .. }
             | Error::Scale { .. }
             | Error::FrameRate { .. } => 2,
-            Error::NonFinite { .. } | Error::Io { .. } | Error::Cancelled => 1,
+            Error::NonFinite { .. } | Error::Io { .. } => 1,
+            Error::Cancelled => prism_core::EXIT_INTERRUPTED,
         }
     }
 

@@ -242,10 +242,13 @@ impl BatchReport {
         }
     }
 
-    /// `Ok` when every file succeeded; otherwise the error whose exit code says "partial" (7) or
-    /// "failed" (1).
+    /// `Ok` when every file succeeded; otherwise the error whose exit code says "interrupted"
+    /// (130), "partial" (7) or "failed" (1).
     pub fn check(&self) -> crate::Result<()> {
         let failed = self.failed.len();
+        if self.cancelled {
+            return Err(crate::Error::Cancelled);
+        }
         match self.outcome() {
             Outcome::Success => Ok(()),
             Outcome::Partial => Err(crate::Error::PartialBatch {
@@ -282,6 +285,11 @@ where
         } else {
             todo.push(job);
         }
+    }
+    let folders: std::collections::BTreeSet<&Path> =
+        todo.iter().filter_map(|job| job.output.parent()).collect();
+    for folder in folders {
+        crate::cleanup::remove_stale_partials(folder);
     }
     let total = todo.len();
     let results = std::sync::Mutex::new(Vec::with_capacity(total));

@@ -16,6 +16,18 @@ pub enum Error {
     #[error("{path}: cannot decode image: {reason}")]
     Decode { path: PathBuf, reason: String },
 
+    #[error(
+        "{path}: {width}x{height} is {:.1} megapixels, above the limit of {:.1} ({max_pixels} pixels); \
+         raise it with --max-pixels if the file is trusted",
+        (*.width as f64) * (*.height as f64) / 1e6, *.max_pixels as f64 / 1e6
+    )]
+    TooLarge {
+        path: PathBuf,
+        width: u32,
+        height: u32,
+        max_pixels: u64,
+    },
+
     #[error("{path}: unsupported format: {reason}")]
     Unsupported { path: PathBuf, reason: String },
 
@@ -50,7 +62,7 @@ pub enum Error {
     #[error("all {failed} files failed (each reported above)")]
     BatchFailed { failed: usize },
 
-    #[error("cancelled")]
+    #[error("interrupted")]
     Cancelled,
 }
 
@@ -63,15 +75,16 @@ impl Error {
             Error::Decode { .. }
             | Error::Unsupported { .. }
             | Error::WouldOverwriteInput { .. }
-            | Error::NoInputs { .. } => 6,
+            | Error::NoInputs { .. }
+            | Error::TooLarge { .. } => 6,
             Error::Glob { .. } => 2,
             Error::PartialBatch { .. } => 7,
             Error::Io { .. }
             | Error::Encode { .. }
             | Error::FfmpegNotFound { .. }
             | Error::Ffmpeg { .. }
-            | Error::BatchFailed { .. }
-            | Error::Cancelled => 1,
+            | Error::BatchFailed { .. } => 1,
+            Error::Cancelled => prism_core::EXIT_INTERRUPTED,
         }
     }
 

@@ -28,9 +28,46 @@ pub struct LoadedImage {
     pub format: image::ImageFormat,
 }
 
-/// Decodes `path`: format from the content (not the name), no size limits, EXIF orientation applied.
-/// Empty, truncated, corrupt and unsupported files are errors that name the file and the problem.
-pub fn read_image(path: &Path) -> Result<LoadedImage> {
+/// Bounds on what a decoder may allocate, checked from the header before any pixel is decoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Most pixels (width x height) of one image or video frame.
+    pub max_pixels: u64,
+}
+
+impl Limits {
+    /// Pillow's decompression-bomb error threshold (2 x `Image.MAX_IMAGE_PIXELS`, about 179
+    /// megapixels, 13,377 px square): beyond anything a camera or a film scan produces, while a
+    /// bomb of a few kilobytes that would expand to gigabytes is refused. 512 MiB as 8-bit RGB.
+    pub const DEFAULT_MAX_PIXELS: u64 = 178_956_970;
+
+    /// Refuses a `width` x `height` image of `path` above the limit, before it is allocated.
+    pub fn check(&self, path: &Path, width: u32, height: u32) -> Result<()> {
+        let pixels = u64::from(width) * u64::from(height);
+        if pixels > self.max_pixels {
+            return Err(Error::TooLarge {
+                path: path.to_path_buf(),
+                width,
+                height,
+                max_pixels: self.max_pixels,
+            });
+        }
+        Ok(())
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_pixels: Self::DEFAULT_MAX_PIXELS,
+        }
+    }
+}
+
+/// Decodes `path`: format from the content (not the name), EXIF orientation applied, refused
+/// before decoding when it has more pixels than `limits` allow. Empty, truncated, corrupt and
+/// unsupported files are errors that name the file and the problem.
+pub fn read_image(path: &Path, limits: &Limits) -> Result<LoadedImage> {
     let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
     if meta.is_dir() {
         return Err(Error::Unsupported {
@@ -72,8 +109,19 @@ pub fn read_image(path: &Path) -> Result<LoadedImage> {
     }
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
     let mut reader = ImageReader::with_format(std::io::BufReader::new(file), format);
-    reader.no_limits();
+    // The decoder's own allocations (metadata chunks, buffers) stay bounded too: room for the
+    // largest allowed image at 16-bit RGBA, and never less than the image crate's default.
+    let mut decoder_limits = image::Limits::default();
+    decoder_limits.max_alloc = Some(
+        limits
+            .max_pixels
+            .saturating_mul(8)
+            .max(decoder_limits.max_alloc.unwrap_or(0)),
+    );
+    reader.limits(decoder_limits);
     let mut decoder = reader.into_decoder().map_err(|e| decode_error(path, e))?;
+    let (width, height) = decoder.dimensions();
+    limits.check(path, width, height)?;
     let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
     let icc_profile = decoder.icc_profile().ok().flatten();
     let mut image = DynamicImage::from_decoder(decoder).map_err(|e| decode_error(path, e))?;
@@ -92,6 +140,10 @@ fn decode_error(path: &Path, error: ImageError) -> Error {
         ImageError::Unsupported(e) => Error::Unsupported {
             path,
             reason: e.to_string(),
+        },
+        ImageError::Limits(e) => Error::Decode {
+            path,
+            reason: format!("the decoder would need more memory than allowed ({e})"),
         },
         ImageError::IoError(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Error::Decode {
             path,
@@ -287,7 +339,7 @@ where
         std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
     }
     let temp = temp_path(path);
-    let file = File::create(&temp).map_err(|e| Error::Io {
+    let (file, _registered) = crate::cleanup::create_temp(&temp).map_err(|e| Error::Io {
         path: path.to_path_buf(),
         error: std::io::Error::new(
             e.kind(),

@@ -6,12 +6,13 @@
 //!
 //! ```no_run
 //! use prism_media::{read_image, write_image, WriteOptions};
-//! let loaded = read_image("photo.jpg".as_ref())?;
+//! let loaded = read_image("photo.jpg".as_ref(), &Default::default())?;
 //! write_image("photo-copy.png".as_ref(), &loaded.image, loaded.icc_profile.as_deref(), &WriteOptions::default())?;
 //! # Ok::<(), prism_media::Error>(())
 //! ```
 
 pub mod batch;
+pub mod cleanup;
 pub mod error;
 pub mod image_io;
 pub mod pipeline;
@@ -22,7 +23,7 @@ pub mod video;
 pub use batch::{BatchOptions, BatchReport, Job, Outcome, collect_inputs, output_path, plan_jobs};
 pub use error::{Error, Result};
 pub use image_io::{
-    LoadedImage, OutputFormat, WriteOptions, atomic_write, read_image, write_gif, write_image,
+    Limits, LoadedImage, OutputFormat, WriteOptions, atomic_write, read_image, write_gif, write_image,
 };
 pub use pipeline::pipeline;
 pub use progress::{Progress, Unit};

@@ -12,8 +12,9 @@ use std::thread::JoinHandle;
 
 use image::DynamicImage;
 
+use crate::cleanup;
 use crate::error::{Error, Result};
-use crate::image_io::temp_path;
+use crate::image_io::{Limits, temp_path};
 
 /// Finds an ffmpeg binary (see the module docs for the order).
 pub fn find_ffmpeg(explicit: Option<&Path>) -> Result<PathBuf> {
@@ -85,8 +86,8 @@ pub struct VideoInfo {
     pub codec: String,
 }
 
-/// Reads stream facts from `ffmpeg -i path`.
-pub fn probe(ffmpeg: &Path, path: &Path) -> Result<VideoInfo> {
+/// Reads stream facts from `ffmpeg -i path`; frames larger than `limits` allow are refused.
+pub fn probe(ffmpeg: &Path, path: &Path, limits: &Limits) -> Result<VideoInfo> {
     if !path.is_file() {
         return Err(Error::io(
             path,
@@ -103,7 +104,7 @@ pub fn probe(ffmpeg: &Path, path: &Path) -> Result<VideoInfo> {
             message: format!("cannot run {}: {e}", ffmpeg.display()),
         })?;
     let text = String::from_utf8_lossy(&output.stderr);
-    parse_probe(&text).ok_or_else(|| Error::Ffmpeg {
+    let info = parse_probe(&text).ok_or_else(|| Error::Ffmpeg {
         path: path.to_path_buf(),
         message: text
             .lines()
@@ -111,7 +112,9 @@ pub fn probe(ffmpeg: &Path, path: &Path) -> Result<VideoInfo> {
             .find(|l| !l.contains("At least one output file"))
             .map(|l| format!("not a readable video: {}", l.trim()))
             .unwrap_or_else(|| "not a readable video".into()),
-    })
+    })?;
+    limits.check(path, info.width, info.height)?;
+    Ok(info)
 }
 
 /// Exact rates for the rounded NTSC values `ffmpeg -i` prints.
@@ -231,6 +234,7 @@ fn tail(text: &str) -> String {
 pub struct VideoReader {
     path: PathBuf,
     child: Child,
+    _registered: cleanup::Registered,
     stdout: ChildStdout,
     stderr: Option<JoinHandle<String>>,
     width: u32,
@@ -241,7 +245,8 @@ pub struct VideoReader {
 impl VideoReader {
     pub fn open(ffmpeg: &Path, path: &Path, info: &VideoInfo) -> Result<VideoReader> {
         let deep = info.high_bit_depth;
-        let mut child = Command::new(ffmpeg)
+        let mut command = Command::new(ffmpeg);
+        command
             .args(["-hide_banner", "-nostdin", "-v", "error", "-i"])
             .arg(path)
             .args(["-map", "0:v:0", "-f", "rawvideo", "-pix_fmt"])
@@ -249,9 +254,9 @@ impl VideoReader {
             .arg("-")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| Error::Ffmpeg {
+            .stderr(Stdio::piped());
+        let (mut child, registered) =
+            cleanup::spawn(&mut command, None).map_err(|e| Error::Ffmpeg {
                 path: path.to_path_buf(),
                 message: format!("cannot run {}: {e}", ffmpeg.display()),
             })?;
@@ -260,6 +265,7 @@ impl VideoReader {
         Ok(VideoReader {
             path: path.to_path_buf(),
             child,
+            _registered: registered,
             stdout,
             stderr,
             width: info.width,
@@ -372,6 +378,7 @@ pub struct VideoWriter {
     output: PathBuf,
     temp: PathBuf,
     child: Child,
+    _registered: cleanup::Registered,
     stdin: Option<ChildStdin>,
     stderr: Option<JoinHandle<String>>,
     width: u32,
@@ -429,12 +436,14 @@ impl VideoWriter {
             cmd.args(["-pix_fmt", pix]);
         }
         cmd.args(&options.extra_args).arg(&temp);
-        let mut child = cmd
-            .stdin(Stdio::piped())
+        if let Some(dir) = output.parent().filter(|d| !d.as_os_str().is_empty()) {
+            cleanup::remove_stale_partials(dir);
+        }
+        cmd.stdin(Stdio::piped())
             .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| Error::Ffmpeg {
+            .stderr(Stdio::piped());
+        let (mut child, registered) =
+            cleanup::spawn(&mut cmd, Some(&temp)).map_err(|e| Error::Ffmpeg {
                 path: output.to_path_buf(),
                 message: format!("cannot run {}: {e}", ffmpeg.display()),
             })?;
@@ -444,6 +453,7 @@ impl VideoWriter {
             output: output.to_path_buf(),
             temp,
             child,
+            _registered: registered,
             stdin,
             stderr,
             width,

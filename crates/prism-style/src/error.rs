@@ -27,7 +27,7 @@ pub enum Error {
     #[error("the optimisation diverged at step {step} (loss {loss})")]
     Diverged { step: usize, loss: f64 },
 
-    #[error("cancelled at step {step}")]
+    #[error("interrupted at step {step}")]
     Cancelled { step: usize },
 }
 
@@ -41,7 +41,8 @@ impl Error {
             Error::BadModel { .. } => 5,
             Error::Options(_) => 2,
             Error::ImageSize { .. } => 6,
-            Error::Diverged { .. } | Error::Cancelled { .. } => 1,
+            Error::Diverged { .. } => 1,
+            Error::Cancelled { .. } => prism_core::EXIT_INTERRUPTED,
         }
     }
 }

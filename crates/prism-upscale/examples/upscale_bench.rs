@@ -66,7 +66,11 @@ fn main() {
     };
     let mut upscaler = Upscaler::from_model(&model, options).expect("model loads");
     let image = match (arg(&args, "--image"), arg(&args, "--size")) {
-        (Some(path), _) => prism_media::read_image(path.as_ref()).expect("image").image,
+        (Some(path), _) => {
+            prism_media::read_image(path.as_ref(), &Default::default())
+                .expect("image")
+                .image
+        }
         (None, Some(size)) => {
             let (w, h) = size.split_once('x').expect("--size WxH");
             synthetic(w.parse().unwrap(), h.parse().unwrap())

@@ -29,7 +29,7 @@ pub enum Error {
     #[error("invalid option: {0}")]
     Option(String),
 
-    #[error("cancelled")]
+    #[error("interrupted")]
     Cancelled,
 }
 
@@ -44,7 +44,8 @@ impl Error {
             Error::NotSuperResolution { .. } => 5,
             Error::TooLarge { .. } => 6,
             Error::Option(_) => 2,
-            Error::NonFinite { .. } | Error::Cancelled => 1,
+            Error::NonFinite { .. } => 1,
+            Error::Cancelled => prism_core::EXIT_INTERRUPTED,
         }
     }
 }

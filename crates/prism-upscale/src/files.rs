@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use prism_media::video::{VideoOptions, VideoReport, find_ffmpeg, map_video, probe};
 use prism_media::{
-    BatchReport, Job, LoadedImage, Progress, Unit, WriteOptions, read_image, write_image,
+    BatchReport, Job, Limits, LoadedImage, Progress, Unit, WriteOptions, read_image, write_image,
 };
 
 use crate::error::{Error, Result};
@@ -14,10 +14,12 @@ use crate::upscaler::{Control, Upscaler};
 
 /// Upscales each job's input into its output (atomically, ICC profile kept). Outputs that exist are
 /// skipped when `skip_existing`; a file that fails is reported on stderr and in the report, and the
-/// batch goes on. `cancel` stops it between tiles.
+/// batch goes on. `cancel` stops it between tiles; inputs larger than `limits` allow are refused.
+#[allow(clippy::too_many_arguments)]
 pub fn upscale_files(
     upscaler: &mut Upscaler,
     jobs: &[Job],
+    limits: &Limits,
     write: &WriteOptions,
     skip_existing: bool,
     show_progress: bool,
@@ -27,7 +29,7 @@ pub fn upscale_files(
     let report = prism_media::batch::run_batch(
         jobs,
         skip_existing,
-        |job| read_image(&job.input).map_err(Error::from),
+        |job| read_image(&job.input, limits).map_err(Error::from),
         |job, loaded: LoadedImage| {
             if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
                 return None;
@@ -55,17 +57,19 @@ pub fn upscale_files(
 
 /// Upscales every frame of `input` into `output` (written under a temporary name and renamed at the
 /// end), copying audio and metadata. Decoding, inference and encoding run at the same time.
+#[allow(clippy::too_many_arguments)]
 pub fn upscale_video(
     upscaler: &mut Upscaler,
     input: &Path,
     output: &Path,
+    limits: &Limits,
     ffmpeg: Option<&Path>,
     video: &VideoOptions,
     show_progress: bool,
     cancel: Option<&AtomicBool>,
 ) -> Result<VideoReport> {
     let ffmpeg = find_ffmpeg(ffmpeg)?;
-    let info = probe(&ffmpeg, input)?;
+    let info = probe(&ffmpeg, input, limits)?;
     let (_, size) = upscaler.plan(info.width, info.height)?;
     map_video(
         &ffmpeg,
