@@ -12,7 +12,7 @@ use prism_core::{
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::tiling::{Axis, round_up};
+use crate::tiling::{TileRequest, Tiles};
 
 /// How large the tiles are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -20,7 +20,8 @@ pub enum TileSize {
     /// From the memory budget and the provider.
     #[default]
     Auto,
-    /// Square tiles of this many input pixels (rounded up to the model's multiple).
+    /// Square tile cores of this many input pixels; each run adds the model's context on every
+    /// side (never cut to fit), rounded up to the model's multiple.
     Size(u32),
     /// The whole image in one run (memory grows with the image).
     Whole,
@@ -138,8 +139,7 @@ pub struct Upscaler {
     fp32: Option<Model>,
     info: SrModelInfo,
     options: UpscaleOptions,
-    tile: usize,
-    overlap: usize,
+    tiles: Tiles,
     tiles_per_run: usize,
     /// Time spent inside `Model::run`, and the number of runs, since loading.
     session_time: std::time::Duration,
@@ -150,7 +150,7 @@ impl std::fmt::Debug for Upscaler {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Upscaler")
             .field("model", &self.info)
-            .field("tile", &self.tile)
+            .field("tiles", &self.tiles)
             .finish()
     }
 }
@@ -171,28 +171,31 @@ impl Upscaler {
         let mut model = Model::load(path, &options.session)?;
         let info = inspect(&mut model, path)?;
         let gpu = model.provider().is_gpu();
-        let tile = match (info.fixed_size, options.tile) {
-            (Some((h, w)), _) => h.min(w),
-            (None, TileSize::Size(t)) => round_up(t.max(8) as usize, info.pad_multiple),
-            (None, TileSize::Whole) => usize::MAX / 4,
-            (None, TileSize::Auto) => auto_tile(&info, gpu, options.memory_budget_mib),
-        };
-        let overlap = options.overlap.map_or(info.default_overlap, |o| o as usize);
+        let tiles = Tiles::plan(&TileRequest {
+            tile: options.tile,
+            context: options.overlap.map(|o| o as usize),
+            needed: info.default_overlap,
+            scale: info.scale,
+            multiple: info.pad_multiple,
+            fixed: info.fixed_size,
+            gpu,
+            budget_mib: options.memory_budget_mib,
+        })
+        .map_err(Error::Option)?;
         let tiles_per_run = options
             .tiles_per_run
             .unwrap_or(if gpu { 4 } else { 1 })
             .max(1);
         tracing::info!(
             model = %path.display(), scale = info.scale, pad = info.pad_multiple,
-            tile, overlap, tiles_per_run, provider = %model.provider(), "upscaler ready"
+            tile = tiles.core, context = tiles.context, tiles_per_run, provider = %model.provider(), "upscaler ready"
         );
         Ok(Upscaler {
             model,
             fp32: None,
             info,
             options,
-            tile,
-            overlap,
+            tiles,
             tiles_per_run,
             session_time: std::time::Duration::ZERO,
             runs: 0,
@@ -211,9 +214,14 @@ impl Upscaler {
         &self.options
     }
 
-    /// Tile size in input pixels.
+    /// Side of one model run in input pixels: the tile core plus context on both sides.
     pub fn tile_size(&self) -> usize {
-        self.tile
+        self.tiles.extent()
+    }
+
+    /// Tile core and context per side, in input pixels.
+    pub fn tiles(&self) -> Tiles {
+        self.tiles
     }
 
     /// Seconds spent in the model's session (all runs so far) and the number of runs: the rest of
@@ -224,7 +232,7 @@ impl Upscaler {
 
     /// Context per tile side in input pixels.
     pub fn overlap(&self) -> usize {
-        self.overlap
+        self.tiles.context
     }
 
     /// Number of model passes and the final size for a `width` x `height` input.
@@ -335,11 +343,7 @@ impl Upscaler {
         let premultiply =
             self.options.premultiply && !matches!(alpha, AlphaPlan::None | AlphaPlan::Constant(_));
         let mut output = DynamicImage::new(ow32, oh32, output_color(layout));
-        let tile = self.tile.min(usize::MAX / 4);
-        let overlap = self.overlap;
-        let multiple = self.info.pad_multiple;
-        let xs = Axis::new(w, tile, overlap, multiple);
-        let ys = Axis::new(h, tile, overlap, multiple);
+        let (xs, ys) = self.tiles.axes(w, h);
         // A graph with a static shape takes only tiles of exactly that shape.
         if let Some((fh, fw)) = self.info.fixed_size
             && (xs.extent != fw || ys.extent != fh)
@@ -619,8 +623,9 @@ fn inspect(model: &mut Model, path: &Path) -> Result<SrModelInfo> {
         Some("RRDBNet") => 64,
         _ => 32,
     };
-    let meta_scale = info.metadata_int("prism.scale").filter(|s| *s >= 1);
-    let meta_pad = info.metadata_int("prism.pad_multiple").filter(|p| *p >= 1);
+    // Bounded: a foreign file's metadata must not ask for absurd scales or paddings.
+    let meta_scale = info.metadata_int_in("prism.scale", 1..=16)?;
+    let meta_pad = info.metadata_int_in("prism.pad_multiple", 1..=1024)?;
     if let Some(scale) = meta_scale {
         return Ok(SrModelInfo {
             path: path.to_path_buf(),
@@ -679,18 +684,6 @@ fn inspect(model: &mut Model, path: &Path) -> Result<SrModelInfo> {
         }
     }
     Err(not_sr(format!("probe runs failed: {last_error}")))
-}
-
-/// Tile side from the activation memory of one run.
-fn auto_tile(info: &SrModelInfo, gpu: bool, budget_mib: Option<usize>) -> usize {
-    let budget = budget_mib.unwrap_or(if gpu { 2048 } else { 1024 }) as f64 * 1024.0 * 1024.0;
-    // ~64 feature channels at input resolution (several live at once) plus the upsampled trunk,
-    // 4 bytes each, with 2x headroom for runtime buffers.
-    let s2 = (info.scale * info.scale) as f64;
-    let bytes_per_pixel = 4.0 * 64.0 * (6.0 + s2) * 2.0 / if gpu { 2.0 } else { 1.0 };
-    let side = (budget / bytes_per_pixel).sqrt() as usize;
-    let side = (side / 32 * 32).clamp(64, 1024);
-    round_up(side, info.pad_multiple)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
