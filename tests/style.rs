@@ -419,6 +419,107 @@ fn progress_reports_snapshots_and_cancels() {
     );
 }
 
+/// The result (and every snapshot) has exactly the content's size, or with `size` the long side
+/// `size` and the short side `round(size * short / long)`, whatever the VGG's multiple of 16:
+/// odd sizes, portrait and landscape, sides below 16, both optimisers, several scales.
+#[test]
+fn results_have_the_asked_size_at_odd_sizes() {
+    let photo = image::open(common::real_image("astronaut.png")).unwrap();
+    let odd = |w, h| photo.resize_exact(w, h, image::imageops::FilterType::Triangle);
+    let style = real("coffee.png", 48);
+    let mut vgg = vgg();
+    let adam = Optimizer::Adam { lr: 0.02 };
+    let lbfgs = Optimizer::default();
+    // (content w, h, --size, optimizer, scales, expected w, h)
+    let cases = [
+        (160, 120, None, lbfgs, 1, (160, 120)),
+        (61, 37, None, adam, 1, (61, 37)),
+        (37, 61, None, lbfgs, 1, (37, 61)),
+        (10, 7, None, adam, 1, (10, 7)),
+        (161, 97, Some(40), lbfgs, 1, (40, 24)),
+        (97, 161, Some(33), adam, 1, (20, 33)),
+        (10, 7, Some(9), lbfgs, 1, (9, 6)),
+        (10, 7, Some(45), adam, 1, (45, 32)),
+        (30, 30, Some(23), adam, 1, (23, 23)),
+        (161, 97, Some(75), lbfgs, 2, (75, 45)),
+    ];
+    for (w, h, size, optimizer, scales, want) in cases {
+        let content = odd(w, h);
+        let options = NeuralOptions {
+            size,
+            steps: 2,
+            scales,
+            optimizer,
+            snapshot_every: 1,
+            ..NeuralOptions::default()
+        };
+        let mut last_level = (0, 0);
+        let mut snapshots = Vec::new();
+        let result = neural_style(
+            &mut vgg,
+            &content,
+            &[StyleImage {
+                image: &style,
+                weight: 1.0,
+            }],
+            &options,
+            &mut |p| {
+                if p.scale + 1 == p.scales {
+                    last_level = (p.width, p.height);
+                    snapshots.extend(p.snapshot.map(|s| (s.width(), s.height())));
+                }
+                ControlFlow::Continue(())
+            },
+        )
+        .unwrap();
+        let case = format!("{w}x{h} size {size:?} {optimizer:?} scales {scales}");
+        let got = (result.image.width(), result.image.height());
+        assert_eq!(got, want, "{case}");
+        assert_eq!(
+            result.raw.dim(),
+            (1, 3, want.1 as usize, want.0 as usize),
+            "{case}"
+        );
+        assert_eq!(last_level, want, "{case}: reported level size");
+        assert!(!snapshots.is_empty(), "{case}");
+        assert!(
+            snapshots.iter().all(|&s| s == want),
+            "{case}: snapshots {snapshots:?}"
+        );
+    }
+    assert_eq!(
+        prism_style::neural::output_size(161, 97, Some(40)),
+        (40, 24)
+    );
+    assert_eq!(prism_style::neural::output_size(97, 161, None), (97, 161));
+    assert_eq!(prism_style::neural::output_size(3, 1, Some(3)), (3, 1));
+    assert_eq!(
+        prism_style::neural::output_size(2, 1, Some(3)),
+        (3, 2),
+        "1.5 rounds up"
+    );
+    assert_eq!(
+        prism_style::neural::output_size(1000, 1, Some(10)),
+        (10, 1),
+        "at least 1"
+    );
+    let err = neural_style(
+        &mut vgg,
+        &odd(20, 20),
+        &[StyleImage {
+            image: &style,
+            weight: 1.0,
+        }],
+        &NeuralOptions {
+            size: Some(0),
+            ..NeuralOptions::default()
+        },
+        &mut |_| ControlFlow::Continue(()),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("size"), "{err}");
+}
+
 /// Two levels (48 then 96 px), several styles blended, original colours, average pooling.
 #[test]
 fn multi_scale_blended_styles_with_original_colors() {

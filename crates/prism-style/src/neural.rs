@@ -10,6 +10,7 @@ use prism_core::{ValueRange, image_to_tensor, tensor_to_image};
 
 use crate::color::preserve_colors;
 use crate::error::{Error, Result};
+use crate::fast::reflect_pad;
 use crate::loss::{LossTerms, LossWeights, Targets, feature_loss, total_variation};
 use crate::optim::{Adam, Lbfgs, LineSearch, directional_derivative};
 use crate::vgg::{VGG_MULTIPLE, Vgg};
@@ -46,7 +47,7 @@ pub enum Init {
     Content,
     /// Uniform noise in 0..1 from the seed.
     Noise,
-    /// Another image, resized to the working size.
+    /// Another image, resized to the result's size.
     Image(DynamicImage),
 }
 
@@ -54,7 +55,8 @@ pub enum Init {
 /// Caffe VGG19), 300 L-BFGS steps, started from the content image.
 #[derive(Debug, Clone)]
 pub struct NeuralOptions {
-    /// Long side of the result in pixels; `None` keeps the content image's size.
+    /// Long side of the result in pixels; `None` keeps the content image's size (see
+    /// [`output_size`]).
     pub size: Option<u32>,
     /// Optimiser steps at each scale.
     pub steps: usize,
@@ -104,7 +106,7 @@ pub struct Progress<'a> {
     /// 0-based scale level, and how many there are.
     pub scale: usize,
     pub scales: usize,
-    /// Working size of this level.
+    /// This level's image size (the VGG works on a copy reflect-padded to multiples of 16).
     pub width: u32,
     pub height: u32,
     /// 0-based step within the level, and steps per level.
@@ -124,22 +126,48 @@ pub struct NeuralResult {
     pub losses: Vec<Vec<LossTerms>>,
     /// The loss of the final image (of the last level).
     pub final_loss: LossTerms,
-    /// The final image as optimised, `[1, 3, H, W]` 0..1, before colour handling and clamping.
+    /// The final image as optimised, `[1, 3, H, W]` 0..1 at the result's size (padding cropped),
+    /// before colour handling and clamping.
     pub raw: Array4<f32>,
 }
 
-/// Rounds to the nearest positive multiple of `m`.
-fn round_to(v: f64, m: usize) -> usize {
-    (((v / m as f64).round() as usize).max(1)) * m
+/// The result's `(width, height)` for a `width` x `height` content: the content's own, or with
+/// `size` the long side `size` and the short side `round(size * short / long)` (halves away from
+/// zero, at least 1).
+pub fn output_size(width: u32, height: u32, size: Option<u32>) -> (u32, u32) {
+    let Some(long) = size else {
+        return (width, height);
+    };
+    let short = |s: u32| {
+        ((f64::from(long) * f64::from(s) / f64::from(width.max(height))).round() as u32)
+            .clamp(1, long)
+    };
+    if width >= height {
+        (long, short(height))
+    } else {
+        (short(width), long)
+    }
 }
 
-/// Working `(width, height)`: long side `long`, content aspect, sides multiples of 16.
-fn working_size(width: u32, height: u32, long: u32) -> (usize, usize) {
-    let scale = f64::from(long) / f64::from(width.max(height));
+/// Style-image `(width, height)`: long side `long`, the image's aspect, sides multiples of 16
+/// (only their Gram matrices are used, so the rounding never shows).
+fn style_size(width: u32, height: u32, long: f64) -> (usize, usize) {
+    let round = |v: f64| ((v / VGG_MULTIPLE as f64).round() as usize).max(1) * VGG_MULTIPLE;
+    let scale = long / f64::from(width.max(height));
     (
-        round_to(f64::from(width) * scale, VGG_MULTIPLE),
-        round_to(f64::from(height) * scale, VGG_MULTIPLE),
+        round(f64::from(width) * scale),
+        round(f64::from(height) * scale),
     )
+}
+
+/// `[1, C, h, w]` reflect-padded at the bottom and right to the VGG's multiple of 16.
+fn pad(x: &Array4<f32>) -> Array4<f32> {
+    reflect_pad(x, VGG_MULTIPLE, VGG_MULTIPLE)
+}
+
+/// The top-left `h` x `w` of a padded `[1, C, H, W]` tensor.
+fn crop(x: &Array4<f32>, h: usize, w: usize) -> Array4<f32> {
+    x.slice(s![.., .., ..h, ..w]).to_owned()
 }
 
 /// An image as a `[1, 3, h, w]` 0..1 tensor, resized (Lanczos) only if its size differs.
@@ -233,6 +261,9 @@ fn validate(options: &NeuralOptions, styles: &[StyleImage<'_>]) -> Result<()> {
     if options.style_scale.is_nan() || options.style_scale <= 0.0 {
         return bad("style scale must be positive");
     }
+    if options.size == Some(0) {
+        return bad("size must be at least 1 pixel");
+    }
     if options.scales == 0 || options.scales > 8 {
         return bad("scales must be 1..=8");
     }
@@ -266,25 +297,30 @@ pub fn neural_style(
             reason: "empty image".into(),
         });
     }
-    let long = options.size.unwrap_or(cw.max(ch));
+    let (ow, oh) = output_size(cw, ch, options.size);
+    let long = ow.max(oh);
+    // The optimised image of the previous level, at that level's size (padding cropped).
     let mut x: Option<Array4<f32>> = None;
     let mut losses = Vec::new();
     let mut final_loss = LossTerms::default();
     let mut content_t = Array4::zeros((1, 3, 1, 1));
     for level in 0..options.scales {
-        let level_long =
-            (f64::from(long) / f64::from(1u32 << (options.scales - 1 - level))).max(16.0);
-        let (w, h) = working_size(cw, ch, level_long.round() as u32);
+        // Lower levels halve the long side (not below 16 px, never above the result's).
+        let level_long = (f64::from(long) / f64::from(1u32 << (options.scales - 1 - level)))
+            .round()
+            .max(16.0) as u32;
+        let (w, h) = if level + 1 == options.scales {
+            (ow as usize, oh as usize)
+        } else {
+            let (w, h) = output_size(ow, oh, Some(level_long.min(long)));
+            (w as usize, h as usize)
+        };
         content_t = to_tensor(content, w, h);
-        let content_features = vgg.features(&content_t)?;
+        let content_features = vgg.features(&pad(&content_t))?;
         let mut style_features = Vec::with_capacity(styles.len());
         for style in styles {
             let slong = f64::from(options.style_scale) * w.max(h) as f64;
-            let (sw, sh) = working_size(
-                style.image.width(),
-                style.image.height(),
-                slong.round() as u32,
-            );
+            let (sw, sh) = style_size(style.image.width(), style.image.height(), slong);
             let st = to_tensor(style.image, sw, sh);
             style_features.push((vgg.features(&st)?, style.weight));
         }
@@ -296,7 +332,16 @@ pub fn neural_style(
             (None, Init::Noise) => noise((1, 3, h, w), options.seed),
             (None, Init::Image(init)) => to_tensor(init, w, h),
         };
-        tracing::info!(level, width = w, height = h, "neural style level");
+        let start = pad(&start);
+        let (_, _, ph, pw) = start.dim();
+        tracing::info!(
+            level,
+            width = w,
+            height = h,
+            padded_width = pw,
+            padded_height = ph,
+            "neural style level"
+        );
         let mut report = |step: usize, loss: LossTerms, x: &Array4<f32>| -> Result<()> {
             if !loss.total.is_finite() {
                 return Err(Error::Diverged {
@@ -306,7 +351,7 @@ pub fn neural_style(
             }
             let snapshot = (options.snapshot_every > 0
                 && step.is_multiple_of(options.snapshot_every))
-            .then(|| render(x, &content_t, options.original_colors, content))
+            .then(|| render(&crop(x, h, w), &content_t, options.original_colors, content))
             .transpose()?;
             let p = Progress {
                 scale: level,
@@ -327,7 +372,7 @@ pub fn neural_style(
             optimise(vgg, &options.loss, &targets, start, options, &mut report)?;
         losses.push(level_losses);
         final_loss = last;
-        x = Some(result);
+        x = Some(crop(&result, h, w));
     }
     let raw = x.expect("at least one level");
     let image = render(&raw, &content_t, options.original_colors, content)?;
