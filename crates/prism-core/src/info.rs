@@ -48,6 +48,47 @@ pub(crate) fn decode_error(path: &Path, e: DecodeError) -> Error {
     }
 }
 
+/// The largest model file read whole: protobuf's 2 GiB message limit (bigger ONNX models keep
+/// their weights in external data files, which are not read here).
+pub const MAX_MODEL_BYTES: u64 = 2 << 30;
+
+/// The bytes of the model file `path`, refusing anything that is not a regular file or is larger
+/// than `limit` before reading it.
+pub fn read_model_bytes(path: &Path, limit: u64) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let io = |error| Error::Io {
+        path: path.to_path_buf(),
+        error,
+    };
+    let not_onnx = |reason: String| Error::NotOnnx {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let meta = file.metadata().map_err(io)?;
+    if !meta.is_file() {
+        return Err(not_onnx("not a regular file".into()));
+    }
+    let too_big = |size: u64| {
+        not_onnx(format!(
+            "{size} bytes is more than the {limit} bytes a model file may have (protobuf's limit; \
+             bigger models keep their weights in external data files)"
+        ))
+    };
+    if meta.len() > limit {
+        return Err(too_big(meta.len()));
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    // `take`: a file that grows while being read still stops at the limit.
+    file.take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
+    if bytes.len() as u64 > limit {
+        return Err(too_big(bytes.len() as u64));
+    }
+    Ok(bytes)
+}
+
 /// Lower-case hex sha256 of `bytes`.
 pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::{Digest, Sha256};
@@ -60,10 +101,7 @@ pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
 impl ModelInfo {
     /// Reads and decodes `path` without running anything.
     pub fn inspect(path: &Path) -> Result<ModelInfo> {
-        let bytes = std::fs::read(path).map_err(|error| Error::Io {
-            path: path.to_path_buf(),
-            error,
-        })?;
+        let bytes = read_model_bytes(path, MAX_MODEL_BYTES)?;
         let proto = decode_model(&bytes).map_err(|e| decode_error(path, e))?;
         let producer = match (
             proto.producer_name.as_str(),
@@ -117,5 +155,26 @@ impl ModelInfo {
     /// A metadata value parsed as an integer, e.g. `prism.scale`.
     pub fn metadata_int(&self, key: &str) -> Option<i64> {
         self.metadata.get(key)?.trim().parse().ok()
+    }
+
+    /// The integer metadata value `key`, `None` when absent; a value that is not an integer in
+    /// `accepted` is an error naming the file, the key, the value and the range.
+    pub fn metadata_int_in(
+        &self,
+        key: &str,
+        accepted: std::ops::RangeInclusive<i64>,
+    ) -> Result<Option<i64>> {
+        let Some(text) = self.metadata.get(key) else {
+            return Ok(None);
+        };
+        match text.trim().parse::<i64>() {
+            Ok(v) if accepted.contains(&v) => Ok(Some(v)),
+            _ => Err(Error::BadMetadata {
+                path: self.path.clone(),
+                key: key.to_string(),
+                value: text.chars().take(64).collect(),
+                accepted: format!("an integer from {} to {}", accepted.start(), accepted.end()),
+            }),
+        }
     }
 }

@@ -4,9 +4,14 @@
 //! (written by `python -m prism_export export`). This is the one reader of those manifests;
 //! `prism-hub` builds its registry, cache and download chain on top of it.
 
+use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
 
 use crate::error::{Error, Result};
+use crate::info::MAX_MODEL_BYTES;
+
+mod verify;
+pub use verify::{Listing, listing, verify_listed};
 
 /// Folders whose `manifest.json` lists exported models, in search order.
 pub fn manifest_dirs() -> Vec<PathBuf> {
@@ -33,14 +38,9 @@ pub struct ExportedFile {
 pub fn find_exported(id: &str) -> Result<Option<ExportedFile>> {
     for dir in manifest_dirs() {
         let manifest = dir.join("manifest.json");
-        let Ok(text) = std::fs::read_to_string(&manifest) else {
+        let Some(entries) = read_manifest(&manifest)? else {
             continue;
         };
-        let entries: Vec<ManifestEntry> =
-            serde_json::from_str(&text).map_err(|e| Error::NotOnnx {
-                path: manifest.clone(),
-                reason: format!("unreadable manifest: {e}"),
-            })?;
         let Some(entry) = entries.into_iter().find(|e| e.id == id) else {
             continue;
         };
@@ -51,17 +51,6 @@ pub fn find_exported(id: &str) -> Result<Option<ExportedFile>> {
         else {
             continue;
         };
-        // Manifest paths are relative to the manifest's folder and never leave it.
-        if !file
-            .path
-            .components()
-            .all(|c| matches!(c, Component::Normal(_)))
-        {
-            return Err(Error::NotOnnx {
-                path: manifest,
-                reason: format!("unsafe file path `{}` for `{id}`", file.path.display()),
-            });
-        }
         let path = dir.join(&file.path);
         if path.is_file() {
             return Ok(Some(ExportedFile {
@@ -94,15 +83,92 @@ pub fn resolve_model(arg: &str) -> Result<PathBuf> {
     }
 }
 
-#[derive(serde::Deserialize)]
-struct ManifestEntry {
-    id: String,
-    files: std::collections::BTreeMap<String, ManifestFile>,
+/// The largest manifest read (a full export's is ~60 KiB).
+pub const MAX_MANIFEST_BYTES: u64 = 16 << 20;
+
+/// One model of a manifest: its id and files by precision (`fp32`, `fp16`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct ManifestEntry {
+    pub id: String,
+    pub files: BTreeMap<String, ManifestFile>,
 }
 
-#[derive(serde::Deserialize)]
-struct ManifestFile {
-    path: PathBuf,
-    sha256: Option<String>,
-    size_bytes: Option<u64>,
+/// One file of a manifest entry; `path` is relative to the manifest's folder.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct ManifestFile {
+    pub path: PathBuf,
+    pub sha256: Option<String>,
+    pub size_bytes: Option<u64>,
+}
+
+/// The manifest at `path`, `None` when there is none; read bounded and validated.
+pub fn read_manifest(path: &Path) -> Result<Option<Vec<ManifestEntry>>> {
+    use std::io::Read;
+    let io = |error| Error::Io {
+        path: path.to_path_buf(),
+        error,
+    };
+    let file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io(e)),
+    };
+    let mut bytes = Vec::new();
+    file.take(MAX_MANIFEST_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
+    parse_manifest(path, &bytes).map(Some)
+}
+
+/// Parses and validates manifest bytes (`path` names it in errors): at most
+/// [`MAX_MANIFEST_BYTES`], ids non-empty, file paths inside the manifest's folder, sha256 as 64
+/// lowercase hex digits, sizes within [`MAX_MODEL_BYTES`].
+pub fn parse_manifest(path: &Path, bytes: &[u8]) -> Result<Vec<ManifestEntry>> {
+    let bad = |reason: String| Error::NotOnnx {
+        path: path.to_path_buf(),
+        reason: format!("unreadable manifest: {reason}"),
+    };
+    if bytes.len() as u64 > MAX_MANIFEST_BYTES {
+        return Err(bad(format!(
+            "more than {MAX_MANIFEST_BYTES} bytes (a full export's is ~60 KiB)"
+        )));
+    }
+    let entries: Vec<ManifestEntry> =
+        serde_json::from_slice(bytes).map_err(|e| bad(e.to_string()))?;
+    for entry in &entries {
+        let id = &entry.id;
+        if id.trim().is_empty() || id.len() > 200 {
+            return Err(bad(format!("model id `{id}` is empty or too long")));
+        }
+        for (precision, file) in &entry.files {
+            let what = format!("`{id}` {precision}");
+            // Manifest paths are relative to the manifest's folder and never leave it.
+            if file.path.as_os_str().is_empty()
+                || !file
+                    .path
+                    .components()
+                    .all(|c| matches!(c, Component::Normal(_)))
+            {
+                return Err(bad(format!(
+                    "unsafe file path `{}` for {what}",
+                    file.path.display()
+                )));
+            }
+            if let Some(sha) = &file.sha256
+                && !(sha.len() == 64 && sha.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+            {
+                return Err(bad(format!(
+                    "sha256 of {what} is not 64 lowercase hex digits"
+                )));
+            }
+            if let Some(size) = file.size_bytes
+                && size > MAX_MODEL_BYTES
+            {
+                return Err(bad(format!(
+                    "size_bytes {size} of {what} is more than {MAX_MODEL_BYTES}"
+                )));
+            }
+        }
+    }
+    Ok(entries)
 }

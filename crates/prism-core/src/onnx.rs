@@ -4,7 +4,7 @@
 //! a file that is not ONNX at all, and count parameters from the initializers, which ONNX Runtime does
 //! not expose.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
@@ -41,6 +41,7 @@ pub enum ElementType {
     Complex128,
     Bfloat16,
     Float8,
+    Float4,
     Int4,
     Uint4,
     Unknown(i64),
@@ -65,7 +66,8 @@ impl ElementType {
             14 => Self::Complex64,
             15 => Self::Complex128,
             16 => Self::Bfloat16,
-            17..=20 | 23 => Self::Float8,
+            17..=20 => Self::Float8,
+            23 => Self::Float4,
             22 => Self::Int4,
             21 => Self::Uint4,
             other => Self::Unknown(other),
@@ -80,7 +82,7 @@ impl ElementType {
             Self::Uint16 | Self::Int16 | Self::Float16 | Self::Bfloat16 => 16,
             Self::Int64 | Self::Uint64 | Self::Float64 | Self::Complex64 => 64,
             Self::Complex128 => 128,
-            Self::Int4 | Self::Uint4 => 4,
+            Self::Int4 | Self::Uint4 | Self::Float4 => 4,
             Self::String | Self::Unknown(_) => 0,
         }
     }
@@ -166,7 +168,7 @@ pub fn decode_model(bytes: &[u8]) -> Result<ModelProto, DecodeError> {
     }
     let mut model = ModelProto::default();
     let mut graph_seen = false;
-    let mut initializer_names = Vec::new();
+    let mut initializer_names = BTreeSet::new();
     let mut raw_inputs = Vec::new();
     let mut bytes_by_type: Vec<(ElementType, u64)> = Vec::new();
     for field in Fields::new(bytes) {
@@ -216,7 +218,7 @@ pub fn decode_model(bytes: &[u8]) -> Result<ModelProto, DecodeError> {
             }
         }
     }
-    if !graph_seen || model.ir_version == 0 {
+    if !graph_seen || model.ir_version <= 0 {
         return Err(DecodeError::Malformed(
             "no ONNX graph or IR version found".into(),
         ));
@@ -236,7 +238,7 @@ pub fn decode_model(bytes: &[u8]) -> Result<ModelProto, DecodeError> {
 fn decode_graph(
     bytes: &[u8],
     model: &mut ModelProto,
-    initializer_names: &mut Vec<String>,
+    initializer_names: &mut BTreeSet<String>,
     inputs: &mut Vec<TensorSpec>,
     bytes_by_type: &mut Vec<(ElementType, u64)>,
 ) -> Result<(), DecodeError> {
@@ -245,10 +247,23 @@ fn decode_graph(
             (1, Value::Bytes(_)) => model.node_count += 1,
             (5, Value::Bytes(b)) => {
                 let t = decode_initializer(b)?;
+                let overflow = |what: &str| {
+                    DecodeError::Malformed(format!(
+                        "the initializers' {what} overflow 64 bits (at `{}`)",
+                        t.name
+                    ))
+                };
                 model.initializer_count += 1;
-                model.parameter_count += t.count;
-                model.parameter_bytes += t.bytes;
+                model.parameter_count = model
+                    .parameter_count
+                    .checked_add(t.count)
+                    .ok_or_else(|| overflow("element counts"))?;
+                model.parameter_bytes = model
+                    .parameter_bytes
+                    .checked_add(t.bytes)
+                    .ok_or_else(|| overflow("sizes"))?;
                 model.has_external_data |= t.external;
+                // Bounded by parameter_bytes, which did not overflow.
                 match bytes_by_type
                     .iter_mut()
                     .find(|(ty, _)| *ty == t.element_type)
@@ -256,7 +271,7 @@ fn decode_graph(
                     Some((_, bytes)) => *bytes += t.bytes,
                     None => bytes_by_type.push((t.element_type, t.bytes)),
                 }
-                initializer_names.push(t.name);
+                initializer_names.insert(t.name);
             }
             (11, Value::Bytes(b)) => inputs.push(decode_value_info(b)?),
             (12, Value::Bytes(b)) => model.outputs.push(decode_value_info(b)?),
@@ -299,17 +314,33 @@ fn decode_initializer(bytes: &[u8]) -> Result<Initializer, DecodeError> {
             _ => {}
         }
     }
-    let count = dims
-        .iter()
-        .try_fold(1u64, |acc, &d| {
-            u64::try_from(d).ok().map(|d| acc.saturating_mul(d))
-        })
-        .unwrap_or(0);
-    let bits = ElementType::from_onnx(data_type).bits();
-    let bytes = raw_len.unwrap_or_else(|| (count * bits).div_ceil(8));
+    let element_type = ElementType::from_onnx(data_type);
+    let bad = |what: String| DecodeError::Malformed(format!("initializer `{name}`: {what}"));
+    let mut count = 1u64;
+    for &d in &dims {
+        let d = u64::try_from(d).map_err(|_| bad(format!("negative dimension {d}")))?;
+        count = count
+            .checked_mul(d)
+            .ok_or_else(|| bad(format!("dims {dims:?} overflow a 64-bit element count")))?;
+    }
+    let bits = element_type.bits();
+    let declared = count
+        .checked_mul(bits)
+        .map(|b| b.div_ceil(8))
+        .ok_or_else(|| bad(format!("{count} elements of {bits} bits overflow 64 bits")))?;
+    let bytes = match raw_len {
+        // Raw data must hold exactly what the dims declare (strings have no fixed size).
+        Some(len) if bits > 0 && len != declared => {
+            return Err(bad(format!(
+                "dims {dims:?} of {element_type} need {declared} bytes, raw_data holds {len}"
+            )));
+        }
+        Some(len) => len,
+        None => declared,
+    };
     Ok(Initializer {
         name,
-        element_type: ElementType::from_onnx(data_type),
+        element_type,
         count,
         bytes,
         external,

@@ -215,6 +215,7 @@ impl Model {
         Runtime::init(&options.runtime)?;
         // Validate the given file before any provider work, so a bad file is named as such.
         let given = ModelInfo::inspect(path)?;
+        crate::models::verify_listed(path, path, given.file_size, &given.sha256)?;
         let mut chosen: Option<(PathBuf, ModelInfo, Option<PathBuf>)> = None;
         let (
             session,
@@ -229,7 +230,11 @@ impl Model {
             let info = if file == path {
                 given.clone()
             } else {
-                ModelInfo::inspect(&file).map_err(AttemptError::Fatal)?
+                // Every precision variant is verified as the given file was.
+                let info = ModelInfo::inspect(&file).map_err(AttemptError::Fatal)?;
+                crate::models::verify_listed(path, &file, info.file_size, &info.sha256)
+                    .map_err(AttemptError::Fatal)?;
+                info
             };
             let builder = configure(options).map_err(AttemptError::Fatal)?;
             let mut builder =
@@ -536,10 +541,7 @@ fn optimized_cache_name(
     ort_version: &str,
     level: OptLevel,
 ) -> Result<String> {
-    let bytes = std::fs::read(file).map_err(|error| Error::Io {
-        path: file.to_path_buf(),
-        error,
-    })?;
+    let bytes = crate::info::read_model_bytes(file, crate::info::MAX_MODEL_BYTES)?;
     let mut hasher = Sha256::new();
     hasher.update(&bytes);
     hasher.update(crate::system::cpu_info().model.as_bytes());

@@ -177,11 +177,9 @@ impl Interpolator {
             None if has_timestep_input => TimestepSupport::Any,
             None => TimestepSupport::HalfOnly,
         };
-        let pad_multiple = match info.metadata_int("prism.pad_multiple") {
-            Some(m) if m >= 1 => m as usize,
-            Some(m) => return Err(bad(format!("prism.pad_multiple is {m}"))),
-            None => 32,
-        };
+        let pad_multiple = info
+            .metadata_int_in("prism.pad_multiple", 1..=1024)?
+            .unwrap_or(32) as usize;
         if let Some(range) = info.metadata.get("prism.value_range")
             && ValueRange::from_metadata(range) != Some(ValueRange::Unit)
         {

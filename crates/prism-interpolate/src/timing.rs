@@ -6,6 +6,11 @@ use std::str::FromStr;
 
 use crate::error::{Error, Result};
 
+/// The fastest frame rate accepted (input, target or result of a multiple).
+pub const MAX_FPS: u64 = 10_000;
+/// The largest multiple (`-x`): output frames per source frame.
+pub const MAX_MULTIPLE: u32 = 1024;
+
 /// A frame rate as an exact fraction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FrameRate {
@@ -14,27 +19,68 @@ pub struct FrameRate {
 }
 
 impl FrameRate {
+    /// `num / den` reduced; positive, at most [`MAX_FPS`], with terms at most `u32::MAX` (so
+    /// products of two always fit 64 bits).
     pub fn new(num: u64, den: u64) -> Result<FrameRate> {
+        FrameRate::bounded(u128::from(num), u128::from(den), MAX_FPS)
+    }
+
+    fn bounded(num: u128, den: u128, max_fps: u64) -> Result<FrameRate> {
+        let bad = |reason: String| Error::FrameRate {
+            text: format!("{num}/{den}"),
+            reason,
+        };
         if num == 0 || den == 0 {
-            return Err(Error::FrameRate {
-                text: format!("{num}/{den}"),
-                reason: "must be positive".into(),
-            });
+            return Err(bad("must be positive".into()));
         }
         let g = gcd(num, den);
-        Ok(FrameRate {
-            num: num / g,
-            den: den / g,
-        })
+        let (n, d) = (num / g, den / g);
+        if n > u128::from(max_fps) * d {
+            return Err(bad(format!("more than {max_fps} frames per second")));
+        }
+        match (u32::try_from(n), u32::try_from(d)) {
+            (Ok(n), Ok(d)) => Ok(FrameRate {
+                num: u64::from(n),
+                den: u64::from(d),
+            }),
+            _ => Err(bad(format!(
+                "numerator and denominator must be at most {} once reduced",
+                u32::MAX
+            ))),
+        }
+    }
+
+    /// This rate, checked as [`FrameRate::new`] checks (the fields are public).
+    pub fn validated(self) -> Result<FrameRate> {
+        FrameRate::new(self.num, self.den)
     }
 
     pub fn as_f64(self) -> f64 {
-        self.num as f64 / self.den as f64
+        self.num as f64 / self.den.max(1) as f64
     }
 
-    /// This rate times `m`.
+    /// This rate times `m`, checked: at most [`MAX_FPS`] x [`MAX_MULTIPLE`].
+    pub fn checked_times(self, m: u64) -> Result<FrameRate> {
+        let max = MAX_FPS * u64::from(MAX_MULTIPLE);
+        FrameRate::bounded(
+            u128::from(self.num) * u128::from(m),
+            u128::from(self.den),
+            max,
+        )
+    }
+
+    /// This rate times `m`, exact while it fits 64 bits, saturating beyond (never panics); see
+    /// [`FrameRate::checked_times`].
     pub fn times(self, m: u64) -> FrameRate {
-        FrameRate::new(self.num * m, self.den).expect("positive")
+        let (num, den) = (
+            u128::from(self.num) * u128::from(m),
+            u128::from(self.den.max(1)),
+        );
+        let g = gcd(num, den);
+        FrameRate {
+            num: u64::try_from(num / g).unwrap_or(u64::MAX),
+            den: u64::try_from(den / g).unwrap_or(u64::MAX),
+        }
     }
 }
 
@@ -58,26 +104,37 @@ impl FromStr for FrameRate {
             reason: reason.into(),
         };
         let s = text.trim();
+        if s.len() > 64 {
+            return Err(bad("longer than 64 characters"));
+        }
+        let positive = |r: Result<FrameRate>| {
+            r.map_err(|e| match e {
+                Error::FrameRate { reason, .. } => bad(&reason),
+                other => other,
+            })
+        };
         if let Some((n, d)) = s.split_once('/') {
             let n: u64 = n
                 .trim()
                 .parse()
-                .map_err(|_| bad("numerator is not an integer"))?;
+                .map_err(|_| bad("numerator is not an integer below 2^64"))?;
             let d: u64 = d
                 .trim()
                 .parse()
-                .map_err(|_| bad("denominator is not an integer"))?;
-            return FrameRate::new(n, d).map_err(|_| bad("must be positive"));
+                .map_err(|_| bad("denominator is not an integer below 2^64"))?;
+            return positive(FrameRate::new(n, d));
         }
-        let value: f64 = s.parse().map_err(|_| bad("not a number"))?;
-        if !(value.is_finite() && value > 0.0 && value <= 10_000.0) {
-            return Err(bad("must be between 0 and 10000"));
+        let value: f64 = s
+            .parse()
+            .map_err(|_| bad("not a number (60, 59.94 or 30000/1001)"))?;
+        if !(value.is_finite() && value > 0.0 && value <= MAX_FPS as f64) {
+            return Err(bad("must be above 0 and at most 10000"));
         }
         if let Some((int, frac)) = s.split_once('.') {
             // NTSC: N * 1000/1001 written with 2 or 3 decimals.
             let n = (value * 1001.0 / 1000.0).round();
             if frac.len() >= 2 && n >= 1.0 && (n * 1000.0 / 1001.0 - value).abs() < 0.0051 {
-                return FrameRate::new(n as u64 * 1000, 1001);
+                return positive(FrameRate::new(n as u64 * 1000, 1001));
             }
             let digits = frac.len() as u32;
             if digits > 6 {
@@ -90,11 +147,13 @@ impl FromStr for FrameRate {
                 int.parse().map_err(|_| bad("not a number"))?
             };
             let part: u64 = frac.parse().map_err(|_| bad("not a number"))?;
-            return FrameRate::new(whole * scale + part, scale)
-                .map_err(|_| bad("must be positive"));
+            // whole <= 10000 and scale <= 10^6: no overflow.
+            return positive(FrameRate::new(whole * scale + part, scale));
         }
-        let n: u64 = s.parse().map_err(|_| bad("not a number"))?;
-        FrameRate::new(n, 1).map_err(|_| bad("must be positive"))
+        let n: u64 = s
+            .parse()
+            .map_err(|_| bad("not a number (60, 59.94 or 30000/1001)"))?;
+        positive(FrameRate::new(n, 1))
     }
 }
 
@@ -121,17 +180,26 @@ pub struct Step {
 }
 
 impl Timing {
+    /// The source step per output frame; refuses multiples outside 1..=[`MAX_MULTIPLE`] and
+    /// rates [`FrameRate::new`] would refuse.
     pub fn step(self) -> Result<Step> {
         match self {
-            Timing::Multiple(0) => Err(Error::Input("the multiple must be at least 1".into())),
+            Timing::Multiple(m) if !(1..=MAX_MULTIPLE).contains(&m) => Err(Error::FrameRate {
+                text: format!("x{m}"),
+                reason: format!(
+                    "the multiple must be 1 to {MAX_MULTIPLE} output frames per source frame"
+                ),
+            }),
             Timing::Multiple(m) => Ok(Step {
                 num: 1,
                 den: u64::from(m),
             }),
             Timing::Rate { input, output } => {
-                // (in.num / in.den) / (out.num / out.den) source frames per output frame.
+                let (input, output) = (input.validated()?, output.validated()?);
+                // (in.num / in.den) / (out.num / out.den) source frames per output frame; the
+                // terms are at most u32::MAX, so the products fit.
                 let (num, den) = (input.num * output.den, input.den * output.num);
-                let g = gcd(num, den);
+                let g = gcd(u128::from(num), u128::from(den)) as u64;
                 Ok(Step {
                     num: num / g,
                     den: den / g,
@@ -140,7 +208,16 @@ impl Timing {
         }
     }
 
-    /// The output frame rate for a source at `input`.
+    /// The output frame rate for a source at `input`, checked (at most [`MAX_FPS`]).
+    pub fn checked_output_rate(self, input: FrameRate) -> Result<FrameRate> {
+        match self {
+            Timing::Multiple(m) => input.validated()?.checked_times(u64::from(m)),
+            Timing::Rate { output, .. } => output.validated(),
+        }
+    }
+
+    /// The output frame rate for a source at `input` (saturating; see
+    /// [`Timing::checked_output_rate`]).
     pub fn output_rate(self, input: FrameRate) -> FrameRate {
         match self {
             Timing::Multiple(m) => input.times(u64::from(m)),
@@ -153,10 +230,8 @@ impl Step {
     /// Source position of output `k` as (whole frame, remainder / den).
     pub fn position(self, k: u64) -> (u64, u64) {
         let p = u128::from(k) * u128::from(self.num);
-        (
-            (p / u128::from(self.den)) as u64,
-            (p % u128::from(self.den)) as u64,
-        )
+        let den = u128::from(self.den.max(1));
+        (saturate(p / den), saturate(p % den))
     }
 
     /// Is output `k` before source position `index` (exactly)?
@@ -168,8 +243,8 @@ impl Step {
     pub fn fraction(self, k: u64, a: u64, b: u64) -> f64 {
         let p = u128::from(k) * u128::from(self.num);
         let from = u128::from(a) * u128::from(self.den);
-        let span = u128::from(b - a) * u128::from(self.den);
-        (p - from) as f64 / span as f64
+        let span = u128::from(b.saturating_sub(a)) * u128::from(self.den);
+        p.saturating_sub(from) as f64 / span.max(1) as f64
     }
 
     /// How many frames a sequence of `n` source frames becomes: with `hold_last` the duration is
@@ -179,17 +254,21 @@ impl Step {
         if n == 0 {
             return 0;
         }
-        let (num, den) = (u128::from(self.num), u128::from(self.den));
+        let (num, den) = (u128::from(self.num.max(1)), u128::from(self.den));
         let count = if hold_last {
             (u128::from(n) * den).div_ceil(num)
         } else {
             u128::from(n - 1) * den / num + 1
         };
-        count as u64
+        saturate(count)
     }
 }
 
-fn gcd(mut a: u64, mut b: u64) -> u64 {
+fn saturate(v: u128) -> u64 {
+    u64::try_from(v).unwrap_or(u64::MAX)
+}
+
+fn gcd(mut a: u128, mut b: u128) -> u128 {
     while b != 0 {
         (a, b) = (b, a % b);
     }
@@ -245,6 +324,86 @@ mod tests {
         assert!("0".parse::<FrameRate>().is_err());
         assert!("abc".parse::<FrameRate>().is_err());
         assert!("1/0".parse::<FrameRate>().is_err());
+    }
+
+    #[test]
+    fn hostile_rates_are_clear_errors() {
+        let long = "1".repeat(65);
+        for (text, want) in [
+            ("18446744073709551615/1", "more than 10000 frames"),
+            ("18446744073709551616/1", "numerator is not an integer"),
+            ("1/18446744073709551616", "denominator is not an integer"),
+            ("1/4294967296", "at most 4294967295"),
+            ("1/0", "must be positive"),
+            ("0/0", "must be positive"),
+            ("NaN", "above 0"),
+            ("inf", "above 0"),
+            ("-inf", "above 0"),
+            ("1e400", "above 0"),
+            ("-5", "above 0"),
+            ("10000.5", "above 0 and at most 10000"),
+            ("", "not a number"),
+            ("1.2345678", "more than 6 decimals"),
+            (long.as_str(), "longer than 64"),
+        ] {
+            let err = text.parse::<FrameRate>().unwrap_err();
+            let msg = err.to_string();
+            assert!(msg.contains(want), "{text}: {msg}");
+            assert_eq!(err.exit_code(), 2, "{text}");
+        }
+        assert_eq!("10000".parse::<FrameRate>().unwrap().num, 10_000);
+        assert_eq!(
+            "1/4294967295".parse::<FrameRate>().unwrap().den,
+            4_294_967_295
+        );
+    }
+
+    #[test]
+    fn hostile_timings_are_errors_not_panics() {
+        let huge = FrameRate {
+            num: u64::MAX,
+            den: 1,
+        };
+        let tiny = FrameRate {
+            num: 1,
+            den: u64::MAX,
+        };
+        let zero = FrameRate { num: 0, den: 0 };
+        for (input, output) in [(huge, tiny), (tiny, huge), (zero, huge), (huge, zero)] {
+            assert!(Timing::Rate { input, output }.step().is_err());
+            assert!(
+                Timing::Rate { input, output }
+                    .checked_output_rate(input)
+                    .is_err()
+            );
+        }
+        for m in [0, MAX_MULTIPLE + 1, u32::MAX] {
+            let err = Timing::Multiple(m).step().unwrap_err();
+            assert!(err.to_string().contains("1 to 1024"), "{err}");
+            assert_eq!(err.exit_code(), 2);
+        }
+        // Saturating, never wrapping or panicking.
+        assert_eq!(huge.times(u64::MAX).num, u64::MAX);
+        assert!(
+            Timing::Multiple(u32::MAX)
+                .checked_output_rate(huge)
+                .is_err()
+        );
+        let ntsc = FrameRate::new(30000, 1001).unwrap();
+        assert_eq!(
+            Timing::Multiple(4).checked_output_rate(ntsc).unwrap(),
+            FrameRate {
+                num: 120000,
+                den: 1001
+            }
+        );
+        let s = Step {
+            num: 1,
+            den: u64::MAX,
+        };
+        assert_eq!(s.output_count(u64::MAX, true), u64::MAX);
+        assert_eq!(Step { num: 0, den: 0 }.position(u64::MAX), (0, 0));
+        assert_eq!(s.fraction(1, 5, 2), 0.0);
     }
 
     #[test]

@@ -72,12 +72,11 @@ fn rewrite_value_info(vi: &[u8], axes: &Axes<'_>) -> Result<Vec<u8>, DecodeError
     })
 }
 
+/// A rewrite of one nested message's bytes.
+type Rewrite<'a> = dyn FnMut(&[u8]) -> Result<Vec<u8>, DecodeError> + 'a;
+
 /// `msg` with each field `number` replaced by `f(payload)`; other fields copied.
-fn nested(
-    msg: &[u8],
-    number: u64,
-    f: &mut dyn FnMut(&[u8]) -> Result<Vec<u8>, DecodeError>,
-) -> Result<Vec<u8>, DecodeError> {
+fn nested(msg: &[u8], number: u64, f: &mut Rewrite<'_>) -> Result<Vec<u8>, DecodeError> {
     let mut out = Vec::with_capacity(msg.len() + 16);
     for (n, payload, raw) in spans(msg)? {
         match payload {

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use super::{Model, configure, register};
 use crate::error::{Error, Result};
-use crate::info::{decode_error, sha256_hex};
+use crate::info::{MAX_MODEL_BYTES, decode_error, read_model_bytes, sha256_hex};
 use crate::onnx::{Dim, decode_model, free_dims};
 
 /// What [`Model::accept_shapes`] freed: per input, the free axes and the shape the file declares.
@@ -119,10 +119,7 @@ impl Model {
 
     fn rebuild_free(&mut self, freed: &Freed, shapes: &[(&str, &[usize])]) -> Result<()> {
         let path = self.info.path.clone();
-        let bytes = std::fs::read(&path).map_err(|error| Error::Io {
-            path: path.clone(),
-            error,
-        })?;
+        let bytes = read_model_bytes(&path, MAX_MODEL_BYTES)?;
         // The bytes rewritten must be the very file that was loaded (and verified by the caller).
         if sha256_hex(&bytes) != self.info.sha256 {
             return Err(Error::InvalidModel {
