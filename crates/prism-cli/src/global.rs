@@ -56,6 +56,26 @@ macro_rules! say {
 }
 pub(crate) use say;
 
+/// A command line that cannot work, found after parsing (exit 2, like clap's own errors).
+#[derive(Debug)]
+pub struct Usage(pub String);
+
+impl std::fmt::Display for Usage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Usage {}
+
+/// Returns a [`Usage`] error (exit 2) from the enclosing function.
+macro_rules! usage {
+    ($($arg:tt)*) => {
+        return Err($crate::global::Usage(format!($($arg)*)).into())
+    };
+}
+pub(crate) use usage;
+
 /// The Ctrl-C flag, for libraries that take one to poll (they only read it).
 pub fn interrupt_flag() -> &'static AtomicBool {
     &INTERRUPTED

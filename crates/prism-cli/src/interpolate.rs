@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::sync_channel;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::Args;
 use image::DynamicImage;
 use prism_core::RuntimeOptions;
@@ -20,7 +20,7 @@ use prism_interpolate::{
 use prism_media::video::{self, VideoOptions, VideoReader, VideoWriter};
 use prism_media::{BatchOptions, Progress, Unit, WriteOptions, read_image, write_image};
 
-use crate::global::{self, say};
+use crate::global::{self, say, usage};
 use crate::session_args::SessionArgs;
 
 #[derive(Args)]
@@ -113,6 +113,13 @@ enum Source {
 
 pub fn run(args: InterpolateArgs, runtime: &RuntimeOptions) -> Result<()> {
     let source = classify(&args.inputs)?;
+    let pair_plan = match &source {
+        Source::Pair(a, b) => Some(plan_pair(&args, a, b)?),
+        _ if args.frames.is_some() || !args.timestep.is_empty() => {
+            usage!("--frames and --timestep are for pairs; for sequences use --multi or --fps")
+        }
+        _ => None,
+    };
     let model = model_path(&args.model, args.scale)?;
     let options = InterpolatorOptions {
         session: args.session.options(runtime),
@@ -124,7 +131,12 @@ pub fn run(args: InterpolateArgs, runtime: &RuntimeOptions) -> Result<()> {
     let mut rife = Interpolator::new(&model, options)?;
     tracing::info!(model = %model.display(), provider = %rife.model().provider(), "interpolating");
     match source {
-        Source::Pair(a, b) => pair(&args, &mut rife, &a, &b),
+        Source::Pair(a, b) => pair(
+            &args,
+            &mut rife,
+            (&a, &b),
+            pair_plan.expect("planned above"),
+        ),
         Source::Folder(frames) => sequence(&args, &mut rife, SequenceInput::Folder(frames)),
         Source::Video(path) => sequence(&args, &mut rife, SequenceInput::Video(path)),
     }
@@ -133,7 +145,7 @@ pub fn run(args: InterpolateArgs, runtime: &RuntimeOptions) -> Result<()> {
 fn classify(inputs: &[PathBuf]) -> Result<Source> {
     for input in inputs {
         if !input.exists() {
-            bail!("{}: no such file or folder", input.display());
+            usage!("{}: no such file or folder", input.display());
         }
     }
     match inputs {
@@ -147,16 +159,20 @@ fn classify(inputs: &[PathBuf]) -> Result<Source> {
                 },
             )?;
             if frames.len() < 2 {
-                bail!("{}: a sequence needs at least two frames", one.display());
+                return Err(prism_interpolate::Error::Input(format!(
+                    "{}: a sequence needs at least two frames",
+                    one.display()
+                ))
+                .into());
             }
             Ok(Source::Folder(frames))
         }
         [one] if video::is_video(one) => Ok(Source::Video(one.clone())),
-        [one] => bail!(
+        [one] => usage!(
             "{}: give two images (a pair), a folder of frames, or a video",
             one.display()
         ),
-        _ => bail!("two inputs must both be image files"),
+        _ => usage!("two inputs must both be image files"),
     }
 }
 
@@ -170,11 +186,18 @@ fn model_path(model: &str, scale: f64) -> Result<PathBuf> {
     Ok(path)
 }
 
-fn pair(args: &InterpolateArgs, rife: &mut Interpolator, a: &Path, b: &Path) -> Result<()> {
+/// What a pair run writes: its timesteps, and whether `-o` names one image file for one frame.
+struct PairPlan {
+    timesteps: Vec<f64>,
+    single: bool,
+}
+
+/// Checks a pair's flags before any work starts.
+fn plan_pair(args: &InterpolateArgs, a: &Path, b: &Path) -> Result<PairPlan> {
     if args.multi.is_some() || args.fps.is_some() {
-        bail!("--multi and --fps are for sequences; for a pair use --frames or --timestep");
+        usage!("--multi and --fps are for sequences; for a pair use --frames or --timestep");
     }
-    let ts: Vec<f64> = if args.timestep.is_empty() {
+    let timesteps: Vec<f64> = if args.timestep.is_empty() {
         let n = args.frames.unwrap_or(1);
         (1..=n).map(|i| f64::from(i) / f64::from(n + 1)).collect()
     } else {
@@ -184,19 +207,32 @@ fn pair(args: &InterpolateArgs, rife: &mut Interpolator, a: &Path, b: &Path) -> 
     };
     // An image name on -o: the one frame asked for, in that file.
     let single = prism_media::OutputFormat::from_path(&args.output).is_ok();
-    if single && ts.len() != 1 {
-        bail!(
+    if single && timesteps.len() != 1 {
+        usage!(
             "{}: an image file holds one frame, but {} were asked for; give a folder instead",
             args.output.display(),
-            ts.len()
+            timesteps.len()
         );
     }
     if single && [a, b].iter().any(|i| same_file(i, &args.output)) {
-        bail!(
-            "{}: the output is an input; refusing to overwrite it",
-            args.output.display()
-        );
+        return Err(prism_media::Error::WouldOverwriteInput {
+            path: args.output.clone(),
+        }
+        .into());
     }
+    Ok(PairPlan { timesteps, single })
+}
+
+fn pair(
+    args: &InterpolateArgs,
+    rife: &mut Interpolator,
+    (a, b): (&Path, &Path),
+    plan: PairPlan,
+) -> Result<()> {
+    let PairPlan {
+        timesteps: ts,
+        single,
+    } = plan;
     let limits = global::limits();
     let ia = read_image(a, &limits)?;
     let ib = read_image(b, &limits)?;
@@ -254,7 +290,11 @@ fn pair(args: &InterpolateArgs, rife: &mut Interpolator, a: &Path, b: &Path) -> 
         write_gif(gif, &seq, 1000 / (frames.len() as u32).clamp(2, 25))?;
     }
     if single {
-        say!("wrote the frame at t = {:.6} to {}", ts[0], args.output.display());
+        say!(
+            "wrote the frame at t = {:.6} to {}",
+            ts[0],
+            args.output.display()
+        );
     } else {
         say!(
             "wrote {} frames ({} interpolated) to {}",
@@ -272,9 +312,6 @@ enum SequenceInput {
 }
 
 fn sequence(args: &InterpolateArgs, rife: &mut Interpolator, input: SequenceInput) -> Result<()> {
-    if args.frames.is_some() || !args.timestep.is_empty() {
-        bail!("--frames and --timestep are for pairs; for sequences use --multi or --fps");
-    }
     let ffmpeg = || prism_media::video::find_ffmpeg(args.ffmpeg.as_deref());
     let out_video = video::is_video(&args.output);
     // Source facts: frame count (for progress), rate, size, whether frames are 16-bit.
@@ -330,10 +367,10 @@ fn sequence(args: &InterpolateArgs, rife: &mut Interpolator, input: SequenceInpu
         args.output.join("flow")
     };
     if out_video && inputs.iter().any(|i| same_file(i, &args.output)) {
-        bail!(
-            "{}: the output is an input; refusing to overwrite it",
-            args.output.display()
-        );
+        return Err(prism_media::Error::WouldOverwriteInput {
+            path: args.output.clone(),
+        }
+        .into());
     }
     let progress = Progress::new(
         expected.unwrap_or(0),
@@ -560,7 +597,7 @@ fn sequence(args: &InterpolateArgs, rife: &mut Interpolator, input: SequenceInpu
 /// Creates the output folder; refuses one that holds an input (frames would overwrite it).
 fn ensure_output_dir(dir: &Path, inputs: &[&Path]) -> Result<()> {
     if dir.exists() && !dir.is_dir() {
-        bail!(
+        usage!(
             "{}: the output must be a folder (or a video file name)",
             dir.display()
         );
@@ -576,7 +613,7 @@ fn ensure_output_dir(dir: &Path, inputs: &[&Path]) -> Result<()> {
         if parent.as_deref() == Some(out.as_path())
             || input.canonicalize().ok().as_deref() == Some(out.as_path())
         {
-            bail!(
+            usage!(
                 "{}: the output folder holds the input {}; choose another, inputs are never overwritten",
                 dir.display(),
                 input.display()

@@ -139,6 +139,9 @@ fn main() -> ExitCode {
 /// The documented exit code of whichever library error ended the command (1 for anything else):
 /// the one place errors become exit codes.
 fn exit_code(error: &anyhow::Error) -> i32 {
+    if error.downcast_ref::<global::Usage>().is_some() {
+        return 2;
+    }
     macro_rules! code_of {
         ($($ty:ty),*) => {
             $(if let Some(e) = error.downcast_ref::<$ty>() {

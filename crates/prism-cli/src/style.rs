@@ -3,7 +3,7 @@
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
 use prism_core::RuntimeOptions;
 use prism_media::{BatchOptions, WriteOptions, plan_jobs, read_image, write_image};
@@ -13,7 +13,7 @@ use prism_style::{
     StyleImage, Vgg, neural_style,
 };
 
-use crate::global::{self, say};
+use crate::global::{self, say, usage};
 use crate::session_args::SessionArgs;
 
 #[derive(Args)]
@@ -196,7 +196,7 @@ fn fast_video(style: &mut FeedForward, args: &FastArgs, options: &FastOptions) -
         }
     };
     if output.exists() && !args.overwrite {
-        bail!(
+        usage!(
             "{} exists (pass --overwrite to replace it)",
             output.display()
         );
@@ -321,7 +321,7 @@ fn neural(args: NeuralArgs, runtime: &RuntimeOptions) -> Result<()> {
     } else if args.blend.len() == styles.len() {
         args.blend.clone()
     } else {
-        bail!(
+        usage!(
             "--blend has {} weights for {} style images",
             args.blend.len(),
             styles.len()

@@ -177,7 +177,9 @@ mod tests {
         let mut child = Command::new("true").spawn().unwrap();
         let dead = child.id();
         child.wait().unwrap();
-        let stale = dir.path().join(format!(".a.png.prism-{dead}-0.partial.png"));
+        let stale = dir
+            .path()
+            .join(format!(".a.png.prism-{dead}-0.partial.png"));
         let ours = dir
             .path()
             .join(format!(".b.png.prism-{}-0.partial.png", std::process::id()));

@@ -23,7 +23,8 @@ pub mod video;
 pub use batch::{BatchOptions, BatchReport, Job, Outcome, collect_inputs, output_path, plan_jobs};
 pub use error::{Error, Result};
 pub use image_io::{
-    Limits, LoadedImage, OutputFormat, WriteOptions, atomic_write, read_image, write_gif, write_image,
+    Limits, LoadedImage, OutputFormat, WriteOptions, atomic_write, read_image, write_gif,
+    write_image,
 };
 pub use pipeline::pipeline;
 pub use progress::{Progress, Unit};
