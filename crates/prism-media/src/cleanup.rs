@@ -60,14 +60,21 @@ pub fn create_temp(temp: &Path) -> std::io::Result<(File, Registered)> {
     Ok((file, registry.add(Some(temp), None)))
 }
 
-/// Spawns `command` in a process group of its own (a terminal's Ctrl-C reaches Prism only, which
-/// then stops the child itself) and registers it with the temporary file it writes, if any.
-pub fn spawn(command: &mut Command, temp: Option<&Path>) -> std::io::Result<(Child, Registered)> {
+/// Puts `command`'s process in a group of its own: a terminal's Ctrl-C then reaches Prism only,
+/// which stops the child itself.
+pub fn own_process_group(command: &mut Command) -> &mut Command {
     #[cfg(unix)]
     {
         use std::os::unix::process::CommandExt;
         command.process_group(0);
     }
+    command
+}
+
+/// Spawns `command` in a process group of its own and registers it with the temporary file it
+/// writes, if any.
+pub fn spawn(command: &mut Command, temp: Option<&Path>) -> std::io::Result<(Child, Registered)> {
+    own_process_group(command);
     let mut registry = lock();
     let child = command.spawn()?;
     let registered = registry.add(temp, Some(child.id()));

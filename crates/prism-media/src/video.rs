@@ -94,7 +94,7 @@ pub fn probe(ffmpeg: &Path, path: &Path, limits: &Limits) -> Result<VideoInfo> {
             std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
         ));
     }
-    let output = Command::new(ffmpeg)
+    let output = cleanup::own_process_group(&mut Command::new(ffmpeg))
         .args(["-hide_banner", "-nostdin", "-i"])
         .arg(path)
         .stdin(Stdio::null())
