@@ -92,14 +92,6 @@ proptest! {
         check(&bytes)?;
     }
 
-    #[test]
-    fn mutated_fixtures_never_panic(
-        which in any::<prop::sample::Index>(),
-        edits in prop::collection::vec(edit(), 1..6),
-    ) {
-        let (_, bytes) = which.get(fixtures());
-        check(&apply(bytes.clone(), &edits))?;
-    }
 
     #[test]
     fn truncated_fixtures_are_errors(which in any::<prop::sample::Index>(), cut in any::<prop::sample::Index>()) {
@@ -112,6 +104,40 @@ proptest! {
             prop_assert!(format!("{e:?}").len() > 10, "{name}");
         }
         check(&bytes[..cut])?;
+    }
+}
+
+proptest! {
+    // Cheap (~1 s): more cases, since mutations of real files reach the deepest paths.
+    #![proptest_config(support::config(10_000))]
+
+    #[test]
+    fn mutated_fixtures_never_panic(
+        which in any::<prop::sample::Index>(),
+        edits in prop::collection::vec(edit(), 1..6),
+    ) {
+        let (_, bytes) = which.get(fixtures());
+        check(&apply(bytes.clone(), &edits))?;
+    }
+}
+
+proptest! {
+    // Through the file: fewer cases, each writes a file.
+    #![proptest_config(support::config(300))]
+
+    #[test]
+    fn inspect_errors_name_the_file(
+        which in any::<prop::sample::Index>(),
+        edits in prop::collection::vec(edit(), 1..4),
+    ) {
+        let (_, bytes) = which.get(fixtures());
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mutant.onnx");
+        std::fs::write(&path, apply(bytes.clone(), &edits)).unwrap();
+        if let Err(e) = prism_core::ModelInfo::inspect(&path) {
+            prop_assert!(e.to_string().contains("mutant.onnx"), "{e}");
+            prop_assert_eq!(e.exit_code(), 5);
+        }
     }
 }
 
