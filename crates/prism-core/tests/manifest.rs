@@ -182,6 +182,19 @@ fn an_unlisted_twin_beside_a_listed_file_is_refused() {
 }
 
 #[test]
+fn another_programs_manifest_json_is_ignored() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("manifest.json"), r#"{"name": "not ours"}"#).unwrap();
+    let (fp32, fp16) = (
+        dir.path().join("a.fp32.onnx"),
+        dir.path().join("a.fp16.onnx"),
+    );
+    std::fs::copy(support::fixtures_dir().join("tiny_conv.fp32.onnx"), &fp32).unwrap();
+    std::fs::copy(support::fixtures_dir().join("tiny_conv.fp16.onnx"), &fp16).unwrap();
+    verify(&fp32, &fp16).unwrap();
+}
+
+#[test]
 fn model_load_refuses_a_tampered_fp16_twin() {
     let (_dir, fp32, fp16) = export_dir(false);
     tamper(&fp16, false);

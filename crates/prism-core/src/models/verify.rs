@@ -15,23 +15,37 @@ pub struct Listing {
 }
 
 /// The manifest entry that lists `file`: looked for in the manifest folders and in the file's own
-/// folder and the one above it (an export's `ID/ID.fp32.onnx` layout).
+/// folder and the one above it (an export's `ID/ID.fp32.onnx` layout). An unreadable manifest is
+/// an error only where it is one of the manifest folders and holds `file`; elsewhere (some other
+/// program's `manifest.json`) it is skipped.
 pub fn listing(file: &Path) -> Result<Option<Listing>> {
     let Ok(target) = file.canonicalize() else {
         return Ok(None);
     };
-    let mut dirs = manifest_dirs();
-    dirs.extend(target.ancestors().skip(1).take(2).map(Path::to_path_buf));
+    let mut dirs: Vec<(PathBuf, bool)> = manifest_dirs().into_iter().map(|d| (d, true)).collect();
+    dirs.extend(
+        target
+            .ancestors()
+            .skip(1)
+            .take(2)
+            .map(|d| (d.to_path_buf(), false)),
+    );
     let mut seen: Vec<PathBuf> = Vec::new();
-    for dir in dirs {
+    for (dir, configured) in dirs {
         let dir = dir.canonicalize().unwrap_or(dir);
         if seen.contains(&dir) {
             continue;
         }
         seen.push(dir.clone());
         let manifest = dir.join("manifest.json");
-        let Some(entries) = read_manifest(&manifest)? else {
-            continue;
+        let entries = match read_manifest(&manifest) {
+            Ok(Some(entries)) => entries,
+            Ok(None) => continue,
+            Err(e) if configured && target.starts_with(&dir) => return Err(e),
+            Err(e) => {
+                tracing::debug!(manifest = %manifest.display(), error = %e, "not an export manifest; skipped");
+                continue;
+            }
         };
         for entry in entries {
             for (precision, f) in entry.files {
