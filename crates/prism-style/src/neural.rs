@@ -501,3 +501,18 @@ fn to_alpha(content: &DynamicImage, w: usize, h: usize) -> ndarray::Array2<f32> 
         .alpha
         .unwrap_or_else(|| ndarray::Array2::ones((h, w)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::output_size;
+
+    #[test]
+    fn output_sizes_round_the_short_side() {
+        assert_eq!(output_size(161, 97, Some(40)), (40, 24));
+        assert_eq!(output_size(97, 161, Some(33)), (20, 33));
+        assert_eq!(output_size(97, 161, None), (97, 161));
+        assert_eq!(output_size(3, 1, Some(3)), (3, 1));
+        assert_eq!(output_size(2, 1, Some(3)), (3, 2), "1.5 rounds up");
+        assert_eq!(output_size(1000, 1, Some(10)), (10, 1), "at least 1");
+    }
+}
