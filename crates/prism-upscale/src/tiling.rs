@@ -115,9 +115,14 @@ impl Tiles {
             None => (self.extent(), self.extent()),
         };
         let context = |extent: usize| self.context.min(extent.saturating_sub(1) / 2);
+        let axis = if self.fixed.is_some() {
+            Axis::with_extent
+        } else {
+            Axis::new
+        };
         (
-            Axis::new(width, ex, context(ex), self.multiple),
-            Axis::new(height, ey, context(ey), self.multiple),
+            axis(width, ex, context(ex), self.multiple),
+            axis(height, ey, context(ey), self.multiple),
         )
     }
 }
@@ -153,10 +158,24 @@ pub fn round_up(n: usize, m: usize) -> usize {
 }
 
 impl Axis {
-    /// Tiles of `extent` pixels covering `len`, each contributing only where it has `context`
-    /// pixels on both sides (or the border). A `len` that fits in one tile gives a single tile of
+    /// The fewest tiles of at most `extent` pixels that cover `len`, each contributing only where
+    /// it has `context` pixels on both sides (or the border), made as small as that many tiles
+    /// allow (a multiple of `multiple`). A `len` that fits in one tile gives a single tile of
     /// `len` rounded up to `multiple`. `extent` must exceed `2 * context`.
     pub fn new(len: usize, extent: usize, context: usize, multiple: usize) -> Axis {
+        let multiple = multiple.max(1);
+        if len > extent {
+            let valid = extent.saturating_sub(2 * context).max(1);
+            let tiles = (len - 2 * context).div_ceil(valid);
+            let balanced = (len - 2 * context).div_ceil(tiles) + 2 * context;
+            return Axis::with_extent(len, extent.min(round_up(balanced, multiple)), context, 1);
+        }
+        Axis::with_extent(len, extent, context, multiple)
+    }
+
+    /// Tiles of exactly `extent` pixels (for `len <= extent`: one of `len` rounded up to
+    /// `multiple`), spread evenly over `len`.
+    pub fn with_extent(len: usize, extent: usize, context: usize, multiple: usize) -> Axis {
         let multiple = multiple.max(1);
         if len <= extent {
             return Axis {
@@ -252,7 +271,11 @@ mod tests {
             (300, 177, 64),
             (1000, 41, 20),
         ] {
-            let axis = Axis::new(len, extent, context, 1);
+            let multiple = 1 + len % 2 * 3;
+            let extent = round_up(extent, multiple);
+            let axis = Axis::new(len, extent, context, multiple);
+            assert_eq!(axis.extent % multiple, 0);
+            assert!(axis.extent <= round_up(extent.max(len), multiple));
             assert_eq!(axis.starts[0], 0);
             if len > extent {
                 assert_eq!(axis.starts.last().unwrap() + axis.extent, len);
@@ -292,11 +315,22 @@ mod tests {
         assert_eq!(tiles.extent(), 80);
         let (x, _) = tiles.axes(128, 10);
         assert_eq!(x.starts, vec![0, 48]);
-        // x4plus's 64 px context is never cut: a 48 px tile runs 176 px, one run for 128 px.
+        // x4plus's 64 px context is never cut: a 48 px tile runs 176 px, one run for 128 px;
+        // two runs for 200 px, balanced: 164 px each.
         let tiles = Tiles::plan(&request(TileSize::Size(48), 64)).unwrap();
         let (x, y) = tiles.axes(128, 200);
         assert_eq!((x.extent, x.starts.len()), (128, 1));
-        assert_eq!((y.extent, y.starts), (176, vec![0, 24]));
+        assert_eq!((y.extent, y.starts), (164, vec![0, 36]));
+        // Balancing keeps the number of runs and never grows a run: 256 px in 224 px runs.
+        let tiles = Tiles::plan(&request(TileSize::Size(192), 16)).unwrap();
+        let (x, _) = tiles.axes(256, 256);
+        assert_eq!((x.extent, x.starts), (144, vec![0, 112]));
+        let (x, _) = Tiles {
+            multiple: 4,
+            ..tiles
+        }
+        .axes(255, 1);
+        assert_eq!((x.extent, x.starts), (144, vec![0, 111]));
     }
 
     #[test]
