@@ -225,7 +225,7 @@ fn the_transform_file_declares_384_and_stays_unchanged() {
 }
 
 fn prism_fast(args: &[&str]) -> (Option<i32>, String) {
-    let out = common::prism()
+    let out = common::prism_talking()
         .args(["style", "fast", "--device", "cpu", "--threads", "2"])
         .args(args)
         .output()

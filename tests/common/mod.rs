@@ -78,6 +78,14 @@ pub fn prism() -> std::process::Command {
     cmd
 }
 
+/// [`prism`] without `--quiet`, for tests that read its status lines.
+pub fn prism_talking() -> std::process::Command {
+    let quiet = prism();
+    let mut cmd = std::process::Command::new(quiet.get_program());
+    cmd.args(quiet.get_args().filter(|a| *a != "--quiet"));
+    cmd
+}
+
 /// `export/out/parity/<name>`, the reference outputs a parity script wrote (with its `reference.json`).
 pub fn parity_dir(name: &str) -> PathBuf {
     let dir = root().join("export/out/parity").join(name);
