@@ -342,7 +342,7 @@ fn sequence(args: &InterpolateArgs, rife: &mut Interpolator, input: SequenceInpu
         },
         (m, None) => Timing::Multiple(m.unwrap_or(2)),
     };
-    let out_rate = timing.output_rate(in_rate);
+    let out_rate = timing.checked_output_rate(in_rate)?;
     let hold_last = matches!(input, SequenceInput::Video(_)) && out_video;
     let step = timing.step()?;
     let expected = count.map(|n| step.output_count(n, hold_last));
