@@ -412,3 +412,151 @@ fn model_api_info_and_search() {
             .any(|l| l.contains("/api/models?") && l.contains("filter=onnx"))
     );
 }
+
+#[test]
+fn download_without_size_or_hash_is_refused_and_leaves_nothing() {
+    let server = Server::start();
+    let data = body(50_000, 6);
+    // A non-LFS file (git ETag) whose size the server does not announce: nothing to check it with.
+    server.serve(
+        "acme/sr/plain.onnx",
+        Served {
+            body: data.clone(),
+            etag: Some("c".repeat(40)),
+            hide_size: true,
+            ..Default::default()
+        },
+    );
+    let cache = tempfile::tempdir().unwrap();
+    let h = hub(&server, cache.path(), None, false);
+    let f = file("acme/sr", "main", "plain.onnx");
+    let e = h.download(&f, None, None).unwrap_err();
+    assert!(matches!(e, Error::Unverifiable { .. }), "{e}");
+    assert!(
+        e.to_string().contains("neither a known size nor a sha256"),
+        "{e}"
+    );
+    assert!(tree(cache.path()).is_empty(), "{:?}", tree(cache.path()));
+    assert!(!server.log().iter().any(|l| l.starts_with("GET")));
+    // The registry's size is enough to check it.
+    let got = h.download(&f, None, Some(data.len() as u64)).unwrap();
+    assert_eq!(std::fs::read(&got.path).unwrap(), data);
+}
+
+#[test]
+fn truncated_body_of_known_size_leaves_nothing() {
+    let server = Server::start();
+    let data = body(80_000, 8);
+    // The server announces no size and ends the body early (a complete, close-delimited answer);
+    // only the registry knows the size.
+    server.serve(
+        "acme/sr/cut.onnx",
+        Served {
+            body: data.clone(),
+            etag: Some("d".repeat(40)),
+            hide_size: true,
+            truncate_first_get: Some(30_000),
+            ..Default::default()
+        },
+    );
+    let cache = tempfile::tempdir().unwrap();
+    let h = hub(&server, cache.path(), None, false);
+    let f = file("acme/sr", "main", "cut.onnx");
+    let e = h.download(&f, None, Some(data.len() as u64)).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::SizeMismatch {
+                expected: 80_000,
+                received: 30_000,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    assert!(e.to_string().contains("deleted"), "{e}");
+    assert!(tree(cache.path()).is_empty(), "{:?}", tree(cache.path()));
+    assert!(h.cached(&f).is_none());
+    // The registry's size disagrees with the whole body: refused the same way.
+    let e = h
+        .download(&f, None, Some(data.len() as u64 + 1))
+        .unwrap_err();
+    assert!(matches!(e, Error::SizeMismatch { .. }), "{e}");
+    assert!(tree(cache.path()).is_empty(), "{:?}", tree(cache.path()));
+}
+
+#[test]
+fn oversize_or_malformed_hub_json_is_refused() {
+    let server = Server::start();
+    let limit = prism_hub::bounded::API_JSON_LIMIT as usize;
+    // Valid JSON, one byte over the limit.
+    let head = r#"{"id":"acme/huge","sha":"0123456789abcdef0123456789abcdef01234567","pad":""#;
+    let mut huge = head.as_bytes().to_vec();
+    huge.resize(limit - 1, b'x');
+    huge.extend_from_slice(b"\"}");
+    assert_eq!(huge.len(), limit + 1);
+    serde_json::from_slice::<serde_json::Value>(&huge).unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let h = hub(&server, cache.path(), None, false);
+    for hide_size in [false, true] {
+        server.serve_api(
+            "/api/models/acme/huge",
+            Served {
+                body: huge.clone(),
+                hide_size,
+                ..Default::default()
+            },
+        );
+        let e = h.info("acme/huge", None).unwrap_err();
+        assert!(
+            matches!(e, Error::TooLarge { limit: l, .. } if l == limit as u64),
+            "{e}"
+        );
+        let text = e.to_string();
+        assert!(
+            text.contains("/api/models/acme/huge") && text.contains(&limit.to_string()),
+            "{text}"
+        );
+    }
+    // The same body at the limit is read.
+    server.serve_api(
+        "/api/models/acme/huge",
+        Served {
+            body: huge[..head.len()].iter().chain(b"\"}").copied().collect(),
+            ..Default::default()
+        },
+    );
+    assert_eq!(h.info("acme/huge", None).unwrap().id, "acme/huge");
+    // A search answer over the limit, and answers that are not the expected JSON.
+    let mut list = b"[".to_vec();
+    list.resize(limit + 10, b' ');
+    list.push(b']');
+    server.serve_api(
+        "/api/models",
+        Served {
+            body: list,
+            hide_size: true,
+            ..Default::default()
+        },
+    );
+    let e = h.search("esrgan", None, 5).unwrap_err();
+    assert!(matches!(e, Error::TooLarge { .. }), "{e}");
+    for bad in [
+        &b"{\"id\": 3}"[..],
+        b"[{\"id\":\"../x\"}]",
+        b"\xff\xfe",
+        b"{\"id\":\"a/b\",\"downloads\":-1}",
+    ] {
+        server.serve_api(
+            "/api/models/acme/bad",
+            Served {
+                body: bad.to_vec(),
+                ..Default::default()
+            },
+        );
+        let e = h.info("acme/bad", None).unwrap_err();
+        assert!(matches!(e, Error::BadResponse { .. }), "{e}");
+    }
+    let e = h.search("esrgan", None, 0).unwrap_err();
+    assert!(matches!(e, Error::Usage(_)) && e.exit_code() == 2, "{e}");
+}

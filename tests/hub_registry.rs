@@ -266,3 +266,55 @@ fn cli_shows_provenance_and_downloads_a_verified_zoo_file() {
     assert!(err.contains("sha256") || err.contains("checksum"), "{err}");
     assert!(tree(&dir.path().join("hub")).is_empty());
 }
+
+/// `prism models cache clear` removes only what the registry names from a shared Hub cache; `--all`
+/// takes everything, and only with `--yes` when it cannot ask.
+#[test]
+fn cache_clear_keeps_other_tools_models_unless_all() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("hub");
+    let ours = builtin().get("style-mosaic-zoo").unwrap().variants[0]
+        .hub
+        .clone()
+        .unwrap()
+        .repo;
+    let ours = cache.join(format!("models--{}", ours.replace('/', "--")));
+    let foreign = cache.join("models--other--repo");
+    for d in [&ours, &foreign] {
+        std::fs::create_dir_all(d.join("blobs")).unwrap();
+        std::fs::write(d.join("blobs").join("a".repeat(64)), b"weights").unwrap();
+    }
+    let run = |args: &[&str]| {
+        let out = common::prism()
+            .args(args)
+            .env("HF_HUB_CACHE", &cache)
+            .env("HF_HUB_OFFLINE", "1")
+            .env_remove("PRISM_REGISTRY")
+            .output()
+            .unwrap();
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        (out.status.code(), text(&out.stdout), text(&out.stderr))
+    };
+    let (code, out, err) = run(&["models", "cache", "clear"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(!ours.exists(), "{out}");
+    assert!(foreign.join("blobs").read_dir().unwrap().next().is_some());
+    assert!(out.contains("kept 1 repositories"), "{out}");
+
+    // `--all` cannot ask without a terminal: refused with exit 2, nothing removed.
+    let (code, _, err) = run(&["models", "cache", "clear", "--all"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("--yes"), "{err}");
+    assert!(foreign.exists());
+    let (code, _, err) = run(&["models", "cache", "clear", "--yes"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(foreign.exists());
+
+    let (code, out, err) = run(&["models", "cache", "clear", "--all", "--yes"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(!foreign.exists(), "{out}");
+    assert!(tree(&cache).is_empty(), "{:?}", tree(&cache));
+
+    let (code, _, err) = run(&["models", "search", "--limit", "0"]);
+    assert_eq!(code, Some(2), "{err}");
+}

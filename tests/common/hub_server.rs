@@ -25,11 +25,15 @@ pub struct Served {
     pub redirect: bool,
     pub token: Option<String>,
     pub extra: Vec<(String, String)>,
+    /// Announce no size: no Content-Length/X-Linked-Size on HEAD, a close-delimited GET body.
+    pub hide_size: bool,
 }
 
 #[derive(Default)]
 pub struct State {
     pub files: HashMap<String, Served>,
+    /// Raw answers for API paths (`/api/models/...`), served before the built-in ones.
+    pub api: HashMap<String, Served>,
     pub log: Vec<String>,
     pub truncated: bool,
 }
@@ -66,6 +70,15 @@ impl Server {
             .lock()
             .unwrap()
             .files
+            .insert(path.to_string(), served);
+    }
+
+    /// Answers `GET path` (an `/api/...` path, query ignored) with `served.body` as JSON.
+    pub fn serve_api(&self, path: &str, served: Served) {
+        self.state
+            .lock()
+            .unwrap()
+            .api
             .insert(path.to_string(), served);
     }
 
@@ -106,28 +119,24 @@ pub fn handle(stream: TcpStream, state: &Mutex<State>) {
             .unwrap_or_default()
     ));
     let mut out = stream;
-    let reply = |out: &mut TcpStream,
-                 status: u16,
-                 hdrs: &[(String, String)],
-                 body: &[u8],
-                 send_body: bool| {
-        let mut head = format!("HTTP/1.1 {status} X\r\nConnection: close\r\n");
-        for (k, v) in hdrs {
-            head.push_str(&format!("{k}: {v}\r\n"));
-        }
-        if !hdrs
-            .iter()
-            .any(|(k, _)| k.eq_ignore_ascii_case("content-length"))
-        {
-            head.push_str(&format!("Content-Length: {}\r\n", body.len()));
-        }
-        head.push_str("\r\n");
-        let _ = out.write_all(head.as_bytes());
-        if send_body {
-            let _ = out.write_all(body);
-        }
-    };
+    let reply =
+        |out: &mut TcpStream,
+         status: u16,
+         hdrs: &[(String, String)],
+         body: &[u8],
+         send_body: bool| { reply_raw(out, status, hdrs, body, send_body, true) };
     let path = target.split('?').next().unwrap_or("").to_string();
+    let api = state.lock().unwrap().api.get(&path).cloned();
+    if let Some(served) = api {
+        return reply_raw(
+            &mut out,
+            200,
+            &[("Content-Type".into(), "application/json".into())],
+            &served.body,
+            true,
+            !served.hide_size,
+        );
+    }
     if path == "/api/models" {
         let body = serde_json::json!([
             {"id": "qualcomm/Real-ESRGAN-x4plus", "downloads": 1000, "likes": 10, "pipeline_tag": "image-to-image", "tags": ["onnx"]},
@@ -233,7 +242,9 @@ pub fn handle(stream: TcpStream, state: &Mutex<State>) {
     hdrs.extend(served.extra.iter().cloned());
     if served.redirect && !is_cdn {
         hdrs.push(("X-Linked-Etag".into(), format!("\"{etag}\"")));
-        hdrs.push(("X-Linked-Size".into(), served.body.len().to_string()));
+        if !served.hide_size {
+            hdrs.push(("X-Linked-Size".into(), served.body.len().to_string()));
+        }
         hdrs.push(("Location".into(), format!("/cdn/{etag}")));
         return reply(&mut out, 302, &hdrs, b"", true);
     }
@@ -257,8 +268,10 @@ pub fn handle(stream: TcpStream, state: &Mutex<State>) {
         _ => (200, &body[..]),
     };
     if method == "HEAD" {
-        hdrs.push(("Content-Length".into(), slice.len().to_string()));
-        return reply(&mut out, status, &hdrs, b"", false);
+        if !served.hide_size {
+            hdrs.push(("Content-Length".into(), slice.len().to_string()));
+        }
+        return reply_raw(&mut out, status, &hdrs, b"", false, false);
     }
     let cut = {
         let mut s = state.lock().unwrap();
@@ -272,7 +285,9 @@ pub fn handle(stream: TcpStream, state: &Mutex<State>) {
     };
     match cut {
         Some(n) => {
-            hdrs.push(("Content-Length".into(), slice.len().to_string()));
+            if !served.hide_size {
+                hdrs.push(("Content-Length".into(), slice.len().to_string()));
+            }
             let mut head = format!("HTTP/1.1 {status} X\r\nConnection: close\r\n");
             for (k, v) in &hdrs {
                 head.push_str(&format!("{k}: {v}\r\n"));
@@ -283,9 +298,40 @@ pub fn handle(stream: TcpStream, state: &Mutex<State>) {
             let _ = out.flush();
             let _ = out.shutdown(std::net::Shutdown::Both);
         }
-        None => reply(&mut out, status, &hdrs, slice, true),
+        None => reply_raw(&mut out, status, &hdrs, slice, true, !served.hide_size),
     }
     let _ = reader.read(&mut [0u8; 0]);
+}
+
+/// Writes one answer; without `with_length` and a Content-Length header the body ends at close.
+fn reply_raw(
+    out: &mut TcpStream,
+    status: u16,
+    hdrs: &[(String, String)],
+    body: &[u8],
+    send_body: bool,
+    with_length: bool,
+) {
+    let mut head = format!("HTTP/1.1 {status} X\r\nConnection: close\r\n");
+    for (k, v) in hdrs {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    if with_length
+        && !hdrs
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+    {
+        head.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    head.push_str("\r\n");
+    let _ = out.write_all(head.as_bytes());
+    if send_body {
+        let _ = out.write_all(body);
+        if !with_length {
+            // The body ends where the connection does.
+            let _ = out.shutdown(std::net::Shutdown::Write);
+        }
+    }
 }
 
 /// Every plain file and link under `dir`, relative, sorted (locks excluded).

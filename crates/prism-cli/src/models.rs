@@ -39,8 +39,9 @@ enum ModelsCommand {
         query: Option<String>,
         #[arg(long, default_value = "upscale")]
         task: String,
-        #[arg(long, default_value_t = 20)]
-        limit: usize,
+        /// Most results (1 to 1000).
+        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u16).range(1..=1000))]
+        limit: u16,
         #[arg(long)]
         json: bool,
     },
@@ -53,8 +54,17 @@ enum CacheCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Remove one model's repositories (a registry id or owner/name), or the whole cache.
-    Clear { id: Option<String> },
+    /// Remove one model's repositories (a registry id or owner/name), else every repository the
+    /// registry names; `--all` removes the whole cache, other tools' models included.
+    Clear {
+        id: Option<String>,
+        /// Every repository in the cache, not only the registry's (asks first on a terminal).
+        #[arg(long, conflicts_with = "id")]
+        all: bool,
+        /// Do not ask before `--all` (required when stdin is not a terminal).
+        #[arg(long, requires = "all")]
+        yes: bool,
+    },
 }
 
 pub fn run(args: ModelsArgs) -> Result<()> {
@@ -65,14 +75,14 @@ pub fn run(args: ModelsArgs) -> Result<()> {
         ModelsCommand::Download { id } => download(&manager, &id),
         ModelsCommand::Cache { command } => match command {
             CacheCommand::Ls { json } => cache_ls(&manager, json),
-            CacheCommand::Clear { id } => cache_clear(&manager, id.as_deref()),
+            CacheCommand::Clear { id, all, yes } => cache_clear(&manager, id.as_deref(), all, yes),
         },
         ModelsCommand::Search {
             query,
             task,
             limit,
             json,
-        } => search(&manager, query, &task, limit, json),
+        } => search(&manager, query, &task, limit.into(), json),
     }
 }
 
@@ -377,25 +387,75 @@ fn cache_ls(manager: &ModelManager, json: bool) -> Result<()> {
     Ok(())
 }
 
-fn cache_clear(manager: &ModelManager, id: Option<&str>) -> Result<()> {
+fn cache_clear(manager: &ModelManager, id: Option<&str>, all: bool, yes: bool) -> Result<()> {
     let cache = manager.hub()?.cache().clone();
-    let freed = match id {
-        None => cache.clear(None)?,
-        Some(id) => {
-            let repos: Vec<String> = match manager.registry().get(id) {
-                Some(e) => e.hub_files().map(|(_, f)| f.repo.clone()).collect(),
-                None if id.contains('/') => vec![id.to_string()],
-                None => bail!("`{id}` is neither a registry id nor an owner/name repository"),
-            };
-            let mut freed = 0;
-            for repo in repos {
-                freed += cache.clear(Some(&repo))?;
-            }
-            freed
+    if all {
+        let repos = cache.repos();
+        if !yes && !confirm_all(&cache, repos.len())? {
+            println!("nothing removed");
+            return Ok(());
         }
+        let freed = cache.clear_all()?;
+        println!(
+            "freed {} from {} ({} repositories)",
+            human(freed),
+            cache.root.display(),
+            repos.len()
+        );
+        return Ok(());
+    }
+    let mut repos: Vec<String> = match id {
+        Some(id) => match manager.registry().get(id) {
+            Some(e) => e.hub_files().map(|(_, f)| f.repo.clone()).collect(),
+            None if id.contains('/') => vec![id.to_string()],
+            None => bail!("`{id}` is neither a registry id nor an owner/name repository"),
+        },
+        None => manager
+            .registry()
+            .models
+            .iter()
+            .flat_map(|e| e.hub_files().map(|(_, f)| f.repo.clone()))
+            .collect(),
     };
+    repos.sort();
+    repos.dedup();
+    let mut freed = 0;
+    for repo in &repos {
+        freed += cache.clear_repo(repo)?;
+    }
     println!("freed {} from {}", human(freed), cache.root.display());
+    if id.is_none() {
+        let others = cache.repos().len();
+        if others > 0 {
+            println!(
+                "kept {others} repositories the registry does not name (`--all` removes them too)"
+            );
+        }
+    }
     Ok(())
+}
+
+/// Asks on the terminal before `--all`; refuses (exit 2) when stdin is not a terminal.
+fn confirm_all(cache: &prism_hub::Cache, repos: usize) -> Result<bool> {
+    use std::io::{BufRead, IsTerminal, Write};
+    if !std::io::stdin().is_terminal() {
+        return Err(prism_hub::Error::Usage(format!(
+            "`prism models cache clear --all` removes all {repos} repositories in {}, other tools' models included; pass --yes to confirm (stdin is not a terminal to ask)",
+            cache.root.display()
+        ))
+        .into());
+    }
+    eprint!(
+        "remove all {repos} repositories in {}, other tools' models included? [y/N] ",
+        cache.root.display()
+    );
+    std::io::stderr().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(matches!(
+        answer.trim().to_ascii_lowercase().as_str(),
+        "y" | "yes"
+    ))
 }
 
 fn search(

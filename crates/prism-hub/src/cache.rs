@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::bounded::{SMALL_FILE_LIMIT, read_file_string};
 use crate::error::{Error, Result};
 use crate::names;
 use crate::registry::HubFile;
@@ -70,7 +71,8 @@ impl Cache {
         if names::is_commit(revision) {
             return Some(revision.to_string());
         }
-        let text = std::fs::read_to_string(self.repo_dir(repo).join("refs").join(revision)).ok()?;
+        let path = self.repo_dir(repo).join("refs").join(revision);
+        let text = read_file_string(&path, SMALL_FILE_LIMIT, "cache ref").ok()?;
         let commit = text.trim();
         names::is_commit(commit).then(|| commit.to_string())
     }
@@ -184,40 +186,60 @@ impl Cache {
         Ok((files, partials))
     }
 
-    /// Removes one repository's folder (and its locks), or the whole cache when `repo` is `None`.
-    /// Returns the bytes freed.
-    pub fn clear(&self, repo: Option<&str>) -> Result<u64> {
-        let targets = match repo {
-            Some(repo) => {
-                names::repo_id(repo)?;
-                vec![
-                    self.repo_dir(repo),
-                    self.root.join(".locks").join(names::repo_folder(repo)),
-                ]
-            }
-            None => std::fs::read_dir(&self.root)
-                .into_iter()
-                .flatten()
-                .flatten()
-                .map(|e| e.path())
-                .filter(|p| {
-                    p.file_name().is_some_and(|n| {
-                        let n = n.to_string_lossy();
-                        n.starts_with("models--") || n == ".locks"
-                    })
-                })
-                .collect(),
-        };
-        let mut freed = 0;
-        for dir in targets {
-            if !dir.exists() {
-                continue;
-            }
-            freed += dir_size(&dir);
-            std::fs::remove_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-        }
-        Ok(freed)
+    /// The model repositories in this cache (`owner/name` of each `models--owner--name` folder).
+    pub fn repos(&self) -> Vec<String> {
+        let mut repos: Vec<String> = std::fs::read_dir(&self.root)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name().to_string_lossy().to_string();
+                let (owner, name) = name.strip_prefix("models--")?.split_once("--")?;
+                Some(format!("{owner}/{name}"))
+            })
+            .collect();
+        repos.sort();
+        repos
     }
+
+    /// Removes one repository's folder and its locks; returns the bytes freed.
+    pub fn clear_repo(&self, repo: &str) -> Result<u64> {
+        names::repo_id(repo)?;
+        remove_all(&[
+            self.repo_dir(repo),
+            self.root.join(".locks").join(names::repo_folder(repo)),
+        ])
+    }
+
+    /// Removes every model repository of the cache, other tools' included, and all locks; returns
+    /// the bytes freed.
+    pub fn clear_all(&self) -> Result<u64> {
+        let targets: Vec<PathBuf> = std::fs::read_dir(&self.root)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| {
+                p.file_name().is_some_and(|n| {
+                    let n = n.to_string_lossy();
+                    n.starts_with("models--") || n == ".locks"
+                })
+            })
+            .collect();
+        remove_all(&targets)
+    }
+}
+
+fn remove_all(targets: &[PathBuf]) -> Result<u64> {
+    let mut freed = 0;
+    for dir in targets {
+        if std::fs::symlink_metadata(dir).is_err() {
+            continue;
+        }
+        freed += dir_size(dir);
+        std::fs::remove_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    }
+    Ok(freed)
 }
 
 fn read_refs(dir: &Path) -> Vec<(String, String)> {
@@ -228,7 +250,7 @@ fn read_refs(dir: &Path) -> Vec<(String, String)> {
             let p = e.path();
             if p.is_dir() {
                 stack.push(p);
-            } else if let Ok(text) = std::fs::read_to_string(&p) {
+            } else if let Ok(text) = read_file_string(&p, SMALL_FILE_LIMIT, "cache ref") {
                 let name = p
                     .strip_prefix(dir)
                     .unwrap_or(&p)

@@ -94,6 +94,35 @@ pub enum Error {
         actual: String,
     },
 
+    #[error(
+        "{url}: refusing to download a file with neither a known size nor a sha256 (the registry gives none and the Hub announced none); add `size` and `sha256` to its registry entry"
+    )]
+    Unverifiable { url: String },
+
+    #[error(
+        "{url}: the server sent {received} bytes where {expected} were expected; the download was deleted"
+    )]
+    SizeMismatch {
+        url: String,
+        expected: u64,
+        received: u64,
+    },
+
+    #[error(
+        "{source_name}: {what} larger than the limit of {limit} bytes; refused without reading it"
+    )]
+    TooLarge {
+        source_name: String,
+        what: &'static str,
+        limit: u64,
+    },
+
+    #[error("{url}: the Hub's answer is not the expected JSON: {reason}")]
+    BadResponse { url: String, reason: String },
+
+    #[error("{0}")]
+    Usage(String),
+
     #[error("invalid {what} `{value}`: {reason}")]
     InvalidName {
         what: &'static str,
@@ -117,7 +146,7 @@ impl Error {
         match self {
             Error::Core(e) => e.exit_code(),
             Error::Io { .. } | Error::Client(_) => 1,
-            Error::WrongTask { .. } => 2,
+            Error::WrongTask { .. } | Error::Usage(_) => 2,
             _ => 5,
         }
     }

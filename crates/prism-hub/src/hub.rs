@@ -1,12 +1,13 @@
 //! The Hugging Face Hub client: verified, resumable, lock-protected downloads into the Hub cache,
-//! offline mode, model metadata and search.
+//! offline mode (model metadata and search: [`crate::api`]).
 //!
 //! Built on the `hf-hub` crate (endpoint, token and cache conventions; the byte stream with `Range`
-//! requests, retries and Xet storage; the model API). Around it, Prism adds what `hf-hub` 1.0 does not
+//! requests, retries and Xet storage). Around it, Prism adds what `hf-hub` 1.0 does not
 //! do: it validates every name a server sends before it becomes a path (`hf-hub` uses the ETag and
 //! `X-Repo-Commit` as path components unchecked), resumes partial downloads (`hf-hub` restarts them),
-//! checks the size and sha256 after download and deletes mismatches, and reads the file metadata from
-//! the Hub's own (redirect) response, where the LFS ETag and commit live.
+//! refuses files with neither a known size nor a sha256, checks both after download and deletes
+//! mismatches, and reads the file metadata from the Hub's own (redirect) response, where the LFS
+//! ETag and commit live.
 
 use std::io::{Seek, Write};
 use std::path::{Path, PathBuf};
@@ -15,10 +16,13 @@ use futures::StreamExt;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::api::{map_hf_error, status_error};
+use crate::bounded::MAX_FILE_SIZE;
 use crate::cache::{Cache, hex, sha256_file};
 use crate::error::{Error, Result};
 use crate::names;
 use crate::registry::HubFile;
+pub use crate::settings::{offline_from_env, resolve_token, token_file};
 
 /// How to reach the Hub; every `None` follows the Hub's environment conventions.
 #[derive(Debug, Clone, Default)]
@@ -50,29 +54,6 @@ pub struct Downloaded {
     pub resumed_from: u64,
 }
 
-/// A model repository found by [`Hub::search`].
-#[derive(Debug, Clone, Serialize)]
-pub struct RemoteModel {
-    pub id: String,
-    pub downloads: Option<u64>,
-    pub likes: Option<u64>,
-    pub pipeline_tag: Option<String>,
-    pub tags: Vec<String>,
-}
-
-/// Hub metadata of one repository revision, for `prism models info`.
-#[derive(Debug, Clone, Serialize)]
-pub struct RemoteInfo {
-    pub id: String,
-    pub sha: Option<String>,
-    pub last_modified: Option<String>,
-    pub downloads: Option<u64>,
-    pub likes: Option<u64>,
-    pub license: Option<String>,
-    pub gated: bool,
-    pub files: Vec<String>,
-}
-
 struct Meta {
     commit: String,
     etag: String,
@@ -82,11 +63,11 @@ struct Meta {
 /// A Hub client bound to one endpoint, token and cache.
 pub struct Hub {
     client: hf_hub::HFClient,
-    http: reqwest::Client,
-    endpoint: String,
-    token: Option<String>,
+    pub(crate) http: reqwest::Client,
+    pub(crate) endpoint: String,
+    pub(crate) token: Option<String>,
     cache: Cache,
-    offline: bool,
+    pub(crate) offline: bool,
     progress: bool,
     runtime: Option<tokio::runtime::Runtime>,
 }
@@ -109,40 +90,6 @@ impl Drop for Hub {
             rt.shutdown_background();
         }
     }
-}
-
-/// `HF_TOKEN`, else `HF_TOKEN_PATH`'s file, else `$HF_HOME/token`, unless
-/// `HF_HUB_DISABLE_IMPLICIT_TOKEN` is set (the `hf-hub` / `huggingface_hub` order).
-pub fn resolve_token() -> Option<String> {
-    let set = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
-    if set("HF_HUB_DISABLE_IMPLICIT_TOKEN").is_some() {
-        return None;
-    }
-    if let Some(token) = set("HF_TOKEN") {
-        return Some(token.trim().to_string());
-    }
-    let file = set("HF_TOKEN_PATH")
-        .map(PathBuf::from)
-        .unwrap_or_else(token_file);
-    std::fs::read_to_string(file)
-        .ok()
-        .map(|t| t.trim().to_string())
-        .filter(|t| !t.is_empty())
-}
-
-/// Where `huggingface-cli login` stores the token.
-pub fn token_file() -> PathBuf {
-    hf_hub::hf_home().join("token")
-}
-
-/// Whether `HF_HUB_OFFLINE` asks for cache-only operation.
-pub fn offline_from_env() -> bool {
-    std::env::var("HF_HUB_OFFLINE").is_ok_and(|v| {
-        matches!(
-            v.trim().to_ascii_lowercase().as_str(),
-            "1" | "true" | "yes" | "on"
-        )
-    })
 }
 
 impl Hub {
@@ -210,7 +157,7 @@ impl Hub {
 
     /// Runs `future` on this client's runtime from a scoped thread, so callers inside another async
     /// runtime do not panic.
-    fn block_on<F: std::future::Future + Send>(&self, future: F) -> F::Output
+    pub(crate) fn block_on<F: std::future::Future + Send>(&self, future: F) -> F::Output
     where
         F::Output: Send,
     {
@@ -308,6 +255,14 @@ impl Hub {
         let expected = sha256
             .map(str::to_string)
             .or_else(|| names::is_sha256(&meta.etag).then(|| meta.etag.clone()));
+        // The registry's size, else the Hub's; a file with no size and no hash cannot be checked.
+        let meta = Meta {
+            size: size.or(meta.size),
+            ..meta
+        };
+        if expected.is_none() && meta.size.is_none() {
+            return Err(Error::Unverifiable { url });
+        }
         let blob = self.cache.blob_path(&hub.repo, &meta.etag);
         let mut resumed_from = 0;
         let mut cached = true;
@@ -384,72 +339,16 @@ impl Hub {
     /// `HEAD` on the resolve URL without following redirects to other hosts: the Hub's own response
     /// (often a 302 to a CDN) carries the commit, the LFS ETag and the size.
     async fn head(&self, url: &str) -> Result<Meta> {
-        let mut url = url.to_string();
-        let mut response = None;
-        for _ in 0..5 {
-            let mut req = self.http.head(&url);
-            if let Some(t) = &self.token {
-                req = req.bearer_auth(t);
-            }
-            let resp = req.send().await.map_err(|e| Error::Network {
-                url: url.clone(),
-                reason: error_chain(&e),
-            })?;
-            let relative = resp
-                .headers()
-                .get(reqwest::header::LOCATION)
-                .and_then(|l| l.to_str().ok())
-                .filter(|l| l.starts_with('/') && !l.starts_with("//"))
-                .map(str::to_string);
-            match relative {
-                Some(location) if resp.status().is_redirection() => {
-                    url = format!("{}{location}", self.endpoint);
-                }
-                _ => {
-                    response = Some(resp);
-                    break;
-                }
-            }
+        let (resp, url) = self.send(reqwest::Method::HEAD, url).await?;
+        if let Some(e) = status_error(&resp, &url, &self.endpoint) {
+            return Err(e);
         }
-        let resp = response.ok_or_else(|| Error::Network {
-            url: url.clone(),
-            reason: "too many redirects".into(),
-        })?;
         let header = |name: &str| {
             resp.headers()
                 .get(name)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string)
         };
-        let status = resp.status().as_u16();
-        let message = header("x-error-message");
-        match status {
-            200..=399 => {}
-            401 | 403 => {
-                return Err(Error::Unauthorized {
-                    repo: url_repo(&self.endpoint, &url),
-                    url,
-                    status,
-                    token_file: token_file(),
-                });
-            }
-            404 => {
-                let what = match header("x-error-code").as_deref() {
-                    Some("RepoNotFound") => "no such repository (or it is private)".to_string(),
-                    Some("RevisionNotFound") => "no such revision".to_string(),
-                    Some("EntryNotFound") => "no such file at this revision".to_string(),
-                    _ => message.unwrap_or_else(|| "404".into()),
-                };
-                return Err(Error::NotFound { url, what });
-            }
-            _ => {
-                return Err(Error::Http {
-                    url,
-                    status,
-                    detail: message.map(|m| format!(": {m}")).unwrap_or_default(),
-                });
-            }
-        }
         let commit = header("x-repo-commit").unwrap_or_default();
         if !names::is_commit(&commit) {
             return Err(Error::HostileResponse {
@@ -471,9 +370,20 @@ impl Hub {
                 reason: "not a 40- or 64-hex content hash, so it cannot name a cache file",
             });
         }
-        let size = header("x-linked-size")
-            .or_else(|| header("content-length"))
-            .and_then(|s| s.parse().ok());
+        let size = match header("x-linked-size").or_else(|| header("content-length")) {
+            None => None,
+            Some(raw) => match raw.trim().parse::<u64>() {
+                Ok(n) if n <= MAX_FILE_SIZE => Some(n),
+                _ => {
+                    return Err(Error::HostileResponse {
+                        url,
+                        header: "size",
+                        value: raw,
+                        reason: "not a byte count up to the 64 GiB limit",
+                    });
+                }
+            },
+        };
         Ok(Meta { commit, etag, size })
     }
 
@@ -512,7 +422,7 @@ impl Hub {
         let (owner, name) = hf_hub::split_id(&hub.repo);
         let repo = self.client.model(owner, name);
         let bar = self.progress_bar(&hub.file, total, have);
-        let result: Result<u64> = self.block_on(async {
+        let result: Result<(u64, Option<String>)> = self.block_on(async {
             let range = match total {
                 Some(t) if have > 0 && have < t => Some(have..t),
                 _ => None,
@@ -526,6 +436,7 @@ impl Hub {
                 .await
                 .map_err(|e| map_hf_error(e, url, &self.endpoint))?;
             let mut written = have;
+            let mut interrupted = None;
             if range.is_some() && length == total && have > 0 {
                 // The server ignored the range and sent the whole file: start over.
                 tracing::debug!(url, "server ignored the range request; restarting");
@@ -540,10 +451,11 @@ impl Hub {
                     Ok(c) => c,
                     Err(e) => {
                         tracing::debug!(error = %e, "transfer interrupted");
+                        interrupted = Some(e.to_string());
                         break;
                     }
                 };
-                written += chunk.len() as u64;
+                written = written.saturating_add(chunk.len() as u64);
                 if total.is_some_and(|t| written > t) {
                     return Err(Error::HostileResponse {
                         url: url.to_string(),
@@ -559,12 +471,12 @@ impl Hub {
                 }
             }
             file.flush().map_err(|e| Error::io(&partial, e))?;
-            Ok(written)
+            Ok((written, interrupted))
         });
         if let Some(b) = &bar {
             b.finish_and_clear();
         }
-        let written = match result {
+        let (written, interrupted) = match result {
             Ok(w) => w,
             Err(e @ Error::HostileResponse { .. }) => {
                 let _ = std::fs::remove_file(&partial);
@@ -572,15 +484,32 @@ impl Hub {
             }
             Err(e) => return Err(e),
         };
-        if let Some(t) = total
-            && written < t
-        {
-            return Err(Error::Truncated {
+        // Only an interrupted transfer of known size is kept (resumable); anything else that is
+        // not exactly the expected size is deleted.
+        let failure = match (total, interrupted) {
+            (Some(t), Some(_)) if written < t => {
+                return Err(Error::Truncated {
+                    url: url.to_string(),
+                    received: written,
+                    expected: t,
+                    partial,
+                });
+            }
+            (Some(t), _) if written != t => Some(Error::SizeMismatch {
                 url: url.to_string(),
-                received: written,
                 expected: t,
-                partial,
-            });
+                received: written,
+            }),
+            (None, Some(reason)) => Some(Error::Network {
+                url: url.to_string(),
+                reason: format!("transfer broke off after {written} bytes: {reason}"),
+            }),
+            _ => None,
+        };
+        if let Some(e) = failure {
+            drop(file);
+            let _ = std::fs::remove_file(&partial);
+            return Err(e);
         }
         let actual = hex(&hasher.finalize());
         if let Some(want) = expected
@@ -595,7 +524,7 @@ impl Hub {
             });
         }
         if expected.is_none() {
-            tracing::warn!(url, sha256 = %actual, "no sha256 known for this file (not in the registry, not an LFS file); stored unverified");
+            tracing::warn!(url, sha256 = %actual, "no sha256 known for this file (not in the registry, not an LFS file); only its size was checked");
         }
         file.sync_all().map_err(|e| Error::io(&partial, e))?;
         drop(file);
@@ -625,101 +554,6 @@ impl Hub {
         bar.set_position(have);
         Some(bar)
     }
-
-    /// Hub metadata of a repository at a revision (`/api/models/{repo}/revision/{rev}`).
-    pub fn info(&self, repo: &str, revision: Option<&str>) -> Result<RemoteInfo> {
-        names::repo_id(repo)?;
-        if self.offline {
-            return Err(Error::Network {
-                url: format!("{}/api/models/{repo}", self.endpoint),
-                reason: "offline (HF_HUB_OFFLINE=1)".into(),
-            });
-        }
-        let (owner, name) = hf_hub::split_id(repo);
-        let handle = self.client.model(owner, name);
-        let url = format!("{}/api/models/{repo}", self.endpoint);
-        let info = self
-            .block_on(async {
-                handle
-                    .info()
-                    .maybe_revision(revision.map(str::to_string))
-                    .send()
-                    .await
-            })
-            .map_err(|e| map_hf_error(e, &url, &self.endpoint))?;
-        let license = info
-            .card_data
-            .as_ref()
-            .and_then(|c| c.get("license"))
-            .and_then(|l| l.as_str())
-            .map(str::to_string)
-            .or_else(|| {
-                info.tags
-                    .iter()
-                    .flatten()
-                    .find_map(|t| t.strip_prefix("license:").map(str::to_string))
-            });
-        Ok(RemoteInfo {
-            id: info.id,
-            sha: info.sha,
-            last_modified: info.last_modified,
-            downloads: info.downloads,
-            likes: info.likes,
-            license,
-            gated: info.gated.as_ref().is_some_and(|g| {
-                !matches!(g, serde_json::Value::Bool(false) | serde_json::Value::Null)
-            }),
-            files: info
-                .siblings
-                .unwrap_or_default()
-                .into_iter()
-                .map(|s| s.rfilename)
-                .collect(),
-        })
-    }
-
-    /// Searches model repositories (`/api/models?search=...&filter=...`), most downloaded first.
-    pub fn search(
-        &self,
-        query: &str,
-        filter: Option<&str>,
-        limit: usize,
-    ) -> Result<Vec<RemoteModel>> {
-        let url = format!("{}/api/models?search={query}", self.endpoint);
-        if self.offline {
-            return Err(Error::Network {
-                url,
-                reason: "offline (HF_HUB_OFFLINE=1)".into(),
-            });
-        }
-        let found = self.block_on(async {
-            let stream = self
-                .client
-                .list_models()
-                .search(query.to_string())
-                .maybe_filter(filter.map(str::to_string))
-                .sort("downloads".to_string())
-                .limit(limit)
-                .send()?;
-            futures::pin_mut!(stream);
-            let mut out = Vec::new();
-            while let Some(m) = stream.next().await {
-                out.push(m?);
-            }
-            Ok::<_, hf_hub::HFError>(out)
-        });
-        let found = found.map_err(|e| map_hf_error(e, &url, &self.endpoint))?;
-        Ok(found
-            .into_iter()
-            .map(|m| RemoteModel {
-                id: m.id,
-                downloads: m.downloads,
-                likes: m.likes,
-                pipeline_tag: m.pipeline_tag,
-                tags: m.tags.unwrap_or_default(),
-            })
-            .collect())
-    }
 }
 
 fn hash_prefix(path: &Path, len: u64, hasher: &mut Sha256) -> Result<()> {
@@ -733,65 +567,5 @@ fn hash_prefix(path: &Path, len: u64, hasher: &mut Sha256) -> Result<()> {
             return Ok(());
         }
         hasher.update(&buf[..n]);
-    }
-}
-
-fn url_repo(endpoint: &str, url: &str) -> String {
-    url.strip_prefix(endpoint)
-        .unwrap_or(url)
-        .trim_start_matches('/')
-        .trim_start_matches("api/models/")
-        .split('/')
-        .take(2)
-        .collect::<Vec<_>>()
-        .join("/")
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut source = e.source();
-    while let Some(inner) = source {
-        s.push_str(": ");
-        s.push_str(&inner.to_string());
-        source = inner.source();
-    }
-    s
-}
-
-fn map_hf_error(e: hf_hub::HFError, url: &str, endpoint: &str) -> Error {
-    use hf_hub::HFError as H;
-    let url = url.to_string();
-    match e {
-        H::AuthRequired { context } | H::Forbidden { context } => Error::Unauthorized {
-            status: context.status.as_u16(),
-            repo: url_repo(endpoint, &url),
-            url,
-            token_file: token_file(),
-        },
-        H::RepoNotFound { .. } => Error::NotFound {
-            url,
-            what: "no such repository (or it is private)".into(),
-        },
-        H::RevisionNotFound { .. } => Error::NotFound {
-            url,
-            what: "no such revision".into(),
-        },
-        H::EntryNotFound { .. } => Error::NotFound {
-            url,
-            what: "no such file at this revision".into(),
-        },
-        H::Http { context } => Error::Http {
-            url,
-            status: context.status.as_u16(),
-            detail: context
-                .server_message
-                .map(|m| format!(": {m}"))
-                .unwrap_or_default(),
-        },
-        H::Request { source, .. } => Error::Network {
-            url,
-            reason: error_chain(&source),
-        },
-        other => Error::Client(format!("{url}: {other}")),
     }
 }

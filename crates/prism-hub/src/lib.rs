@@ -10,15 +10,20 @@
 //! # Ok::<(), prism_hub::Error>(())
 //! ```
 
+pub mod api;
+pub mod bounded;
 pub mod cache;
+pub mod checks;
 pub mod error;
 pub mod hub;
 pub mod manager;
 pub mod names;
 pub mod registry;
+pub mod settings;
 
+pub use api::{RemoteInfo, RemoteModel};
 pub use cache::{Cache, CachedFile};
 pub use error::{Error, Result};
-pub use hub::{Downloaded, Hub, HubOptions, RemoteInfo, RemoteModel};
+pub use hub::{Downloaded, Hub, HubOptions};
 pub use manager::{ManagerOptions, ModelManager, Resolved, Source, default_manager, resolve_model};
 pub use registry::{HubFile, IoContract, ModelEntry, Provenance, Registry, Upstream, Variant};

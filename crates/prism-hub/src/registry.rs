@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
+use crate::bounded::{REGISTRY_LIMIT, check_len, read_file_string};
+use crate::checks;
 use crate::error::{Error, Result};
 use crate::names;
 
@@ -168,12 +170,11 @@ struct RawModel {
     id: Spanned<String>,
     task: Spanned<String>,
     architecture: String,
-    scale: Option<u32>,
+    scale: Option<Spanned<u32>>,
     #[serde(default)]
     description: String,
     license: String,
-    #[serde(default)]
-    io: IoContract,
+    io: Option<Spanned<IoContract>>,
     weights: Option<Spanned<Provenance>>,
     #[serde(default, rename = "upstream")]
     upstream: Vec<Spanned<Upstream>>,
@@ -188,7 +189,7 @@ struct RawVariant {
     export: Option<Spanned<String>>,
     hub: Option<Spanned<HubFile>>,
     sha256: Option<Spanned<String>>,
-    size: Option<u64>,
+    size: Option<Spanned<u64>>,
 }
 
 impl Registry {
@@ -201,15 +202,21 @@ impl Registry {
     }
 
     pub fn load(path: &Path) -> Result<Registry> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let text = read_file_string(path, REGISTRY_LIMIT, "model registry")?;
         Registry::parse(&text, path)
     }
 
-    /// Parses and validates registry TOML; `path` is only used in error messages.
+    /// Parses and validates registry TOML (at most [`REGISTRY_LIMIT`] bytes); `path` is only used
+    /// in error messages.
     pub fn parse(text: &str, path: &Path) -> Result<Registry> {
+        check_len(text, REGISTRY_LIMIT, path, "model registry")?;
         let at = |offset: usize, message: String| Error::Registry {
             path: path.to_path_buf(),
-            line: text[..offset.min(text.len())].matches('\n').count() + 1,
+            line: text.as_bytes()[..offset.min(text.len())]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count()
+                + 1,
             message,
         };
         let raw: RawFile = toml::from_str(text).map_err(|e| {
@@ -276,10 +283,22 @@ impl Registry {
             let mut upstream = Vec::new();
             for u in m.upstream {
                 let (span, u) = (u.span(), u.into_inner());
-                check_upstream(&u)
+                checks::upstream(&u)
                     .map_err(|e| at(span.start, format!("upstream of `{id}`: {e}")))?;
                 upstream.push(u);
             }
+            if let Some(scale) = &m.scale {
+                checks::scale(*scale.get_ref())
+                    .map_err(|e| at(scale.span().start, format!("model `{id}`: {e}")))?;
+            }
+            let io = match m.io {
+                Some(io) => {
+                    checks::io(io.get_ref())
+                        .map_err(|e| at(io.span().start, format!("model `{id}`: {e}")))?;
+                    io.into_inner()
+                }
+                None => IoContract::default(),
+            };
             let mut variants = Vec::new();
             let mut precisions = BTreeSet::new();
             for v in m.variants.into_inner() {
@@ -330,22 +349,30 @@ impl Registry {
                         ));
                     }
                 }
+                if let Some(size) = &v.size {
+                    checks::file_size(*size.get_ref()).map_err(|e| {
+                        at(
+                            size.span().start,
+                            format!("variant {precision} of `{id}`: {e}"),
+                        )
+                    })?;
+                }
                 variants.push(Variant {
                     precision,
                     export: v.export.map(Spanned::into_inner),
                     hub: v.hub.map(Spanned::into_inner),
                     sha256: v.sha256.map(Spanned::into_inner),
-                    size: v.size,
+                    size: v.size.map(Spanned::into_inner),
                 });
             }
             models.push(ModelEntry {
                 id,
                 task: m.task.into_inner(),
                 architecture: m.architecture,
-                scale: m.scale,
+                scale: m.scale.map(Spanned::into_inner),
                 description: m.description,
                 license: m.license,
-                io: m.io,
+                io,
                 weights,
                 upstream,
                 variants,
@@ -366,29 +393,6 @@ impl Registry {
         self.models
             .iter()
             .filter(move |m| task.is_none_or(|t| m.task == t))
-    }
-}
-
-fn check_upstream(u: &Upstream) -> std::result::Result<(), String> {
-    let Some(rest) = u.url.strip_prefix("https://") else {
-        return Err(format!("url `{}` must start with https://", u.url));
-    };
-    if !rest.contains('/') || names::repo_file(u.file_name()).is_err() {
-        return Err(format!(
-            "url `{}` must end in a plain file name (letters, digits, `.`, `_`, `-`)",
-            u.url
-        ));
-    }
-    if let Some(sha) = &u.sha256
-        && !names::is_sha256(sha)
-    {
-        return Err(format!(
-            "malformed sha256 `{sha}`: expected 64 lowercase hex digits"
-        ));
-    }
-    match u.role.as_deref() {
-        None | Some("main") | Some("wdn") => Ok(()),
-        Some(r) => Err(format!("role `{r}` must be main or wdn")),
     }
 }
 
