@@ -335,7 +335,7 @@ fn download(manager: &ModelManager, id: &str) -> Result<()> {
 fn cache_ls(manager: &ModelManager, json: bool) -> Result<()> {
     let cache = manager.hub()?.cache().clone();
     let (files, partials) = cache.list()?;
-    let total: u64 = files.iter().map(|f| f.size).sum();
+    let total = files.iter().map(|f| f.size).fold(0, u64::saturating_add);
     if json {
         println!(
             "{}",
@@ -421,7 +421,7 @@ fn cache_clear(manager: &ModelManager, id: Option<&str>, all: bool, yes: bool) -
     repos.dedup();
     let mut freed = 0;
     for repo in &repos {
-        freed += cache.clear_repo(repo)?;
+        freed = cache.clear_repo(repo)?.saturating_add(freed);
     }
     println!("freed {} from {}", human(freed), cache.root.display());
     if id.is_none() {

@@ -236,7 +236,7 @@ fn remove_all(targets: &[PathBuf]) -> Result<u64> {
         if std::fs::symlink_metadata(dir).is_err() {
             continue;
         }
-        freed += dir_size(dir);
+        freed = dir_size(dir).saturating_add(freed);
         std::fs::remove_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     }
     Ok(freed)
@@ -274,7 +274,7 @@ pub fn dir_size(path: &Path) -> u64 {
             .flatten()
             .flatten()
             .map(|e| dir_size(&e.path()))
-            .sum()
+            .fold(0, u64::saturating_add)
     } else if meta.file_type().is_symlink() {
         0
     } else {

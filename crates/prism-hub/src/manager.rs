@@ -315,7 +315,8 @@ impl ModelManager {
         });
         // Least recently used out first; the model just loaded always stays.
         while s.slots.len() > 1
-            && s.slots.iter().map(|x| x.bytes).sum::<u64>() > self.options.memory_budget
+            && s.slots.iter().map(|x| x.bytes).fold(0, u64::saturating_add)
+                > self.options.memory_budget
         {
             let (oldest, _) = s
                 .slots
