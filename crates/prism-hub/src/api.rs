@@ -39,7 +39,6 @@ pub struct RemoteInfo {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct RawInfo {
-    #[serde(alias = "modelId")]
     id: String,
     sha: Option<String>,
     last_modified: Option<String>,
@@ -58,7 +57,6 @@ struct Sibling {
 
 #[derive(Deserialize)]
 struct RawModel {
-    #[serde(alias = "modelId")]
     id: String,
     downloads: Option<u64>,
     likes: Option<u64>,
@@ -328,5 +326,32 @@ pub(crate) fn map_hf_error(e: hf_hub::HFError, url: &str, endpoint: &str) -> Err
             reason: error_chain(&source),
         },
         other => Error::Client(format!("{url}: {other}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The shape the Hub answers with (both `id` and `modelId`, `gated` as a string, extra fields).
+    #[test]
+    fn parses_real_hub_answers() {
+        let info = br#"{"_id":"64f","id":"qualcomm/Real-ESRGAN-x4plus","modelId":"qualcomm/Real-ESRGAN-x4plus",
+            "author":"qualcomm","sha":"0123456789abcdef0123456789abcdef01234567","lastModified":"2024-05-01T00:00:00.000Z",
+            "private":false,"disabled":false,"gated":"auto","downloads":1234,"likes":5,"library_name":"pytorch",
+            "tags":["onnx","license:other"],"cardData":{"license":"other","tags":["android"]},
+            "siblings":[{"rfilename":"README.md"},{"rfilename":"Real-ESRGAN-x4plus.onnx"}],"spaces":[],"createdAt":"2024-02-01T00:00:00.000Z"}"#;
+        let i = parse_model_info(info, "u").unwrap();
+        assert_eq!(i.id, "qualcomm/Real-ESRGAN-x4plus");
+        assert!(i.gated);
+        assert_eq!(i.license.as_deref(), Some("other"));
+        assert_eq!(i.files.len(), 2);
+        let search = br#"[{"_id":"1","id":"a/b","modelId":"a/b","likes":1,"downloads":9,"private":false,
+            "pipeline_tag":"image-to-image","tags":["onnx"],"library_name":"onnx","createdAt":"2024-01-01T00:00:00.000Z"},
+            {"_id":"2","id":"c/d","modelId":"c/d","likes":0,"downloads":1,"tags":[]}]"#;
+        let found = parse_search(search, "u", 10).unwrap();
+        assert_eq!(found.len(), 2);
+        assert_eq!(found[0].pipeline_tag.as_deref(), Some("image-to-image"));
+        assert_eq!(parse_search(search, "u", 1).unwrap().len(), 1);
     }
 }
