@@ -1,7 +1,8 @@
 """CPU speed of Prism's upscaler against the PyTorch reference network, side by side.
 
 Same weights (prism_export builds the PyTorch module the ONNX file was exported from), same image
-(a real photo crop), same tile grid (tile size, overlap, edge tiles moved inward), same thread
+(a real photo crop), same tile grid (`--tile` core plus context per side, runs spread evenly; see
+crates/prism-upscale/src/tiling.rs), same thread
 count. Reports input megapixels per second for both, and Prism's overhead over pure ONNX Runtime
 session time (tiling, blending, conversions), measured inside Prism.
 
@@ -26,23 +27,23 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "export"))
 from prism_export.registry import get_specs  # noqa: E402
 
-# (model, photo, top, left, size, tile, overlap)
+# (model, photo, top, left, size, tile core, context per side)
 CASES = [
-    ("realesr-animevideov3-x4", "astronaut", 100, 150, 256, 128, 16),
-    ("realesrgan-x4plus", "astronaut", 100, 150, 128, 96, 16),
+    ("realesr-animevideov3-x4", "astronaut", 100, 150, 256, 96, 16),
+    ("realesrgan-x4plus", "astronaut", 100, 150, 128, 96, 64),
 ]
 
 
-def starts(length: int, tile: int, overlap: int) -> list[int]:
-    if length <= tile:
-        return [0]
-    overlap = min(overlap, tile // 3)
-    stride, out, s = tile - 2 * overlap, [], 0
-    while s + tile < length:
-        out.append(s)
-        s += stride
-    out.append(length - tile)
-    return sorted(set(out))
+def grid(length: int, core: int, context: int) -> tuple[int, list[int]]:
+    """Run extent and starts along one axis, as `tiling::Axis::new` (pad multiple 1)."""
+    extent = core + 2 * context
+    if length <= extent:
+        return length, [0]
+    tiles = -(-(length - 2 * context) // (extent - 2 * context))
+    extent = min(extent, -(-(length - 2 * context) // tiles) + 2 * context)
+    span = length - extent
+    gaps = -(-span // (extent - 2 * context))
+    return extent, [(k * span + gaps // 2) // gaps for k in range(gaps + 1)]
 
 
 def torch_tiled(model, img: np.ndarray, tile: int, overlap: int, scale: int) -> float:
@@ -51,9 +52,10 @@ def torch_tiled(model, img: np.ndarray, tile: int, overlap: int, scale: int) -> 
     out = torch.zeros(1, 3, h * scale, w * scale)
     t0 = time.perf_counter()
     with torch.no_grad():
-        for y0 in starts(h, tile, overlap):
-            for x0 in starts(w, tile, overlap):
-                th, tw = min(tile, h), min(tile, w)
+        th, ys = grid(h, tile, overlap)
+        tw, xs = grid(w, tile, overlap)
+        for y0 in ys:
+            for x0 in xs:
                 y = model(x[:, :, y0:y0 + th, x0:x0 + tw]).clamp(0, 1)
                 out[:, :, y0 * scale:(y0 + th) * scale, x0 * scale:(x0 + tw) * scale] = y
     return time.perf_counter() - t0
