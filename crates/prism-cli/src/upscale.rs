@@ -153,7 +153,8 @@ pub fn run(args: UpscaleArgs, runtime: &RuntimeOptions) -> Result<()> {
         _ => "_up".into(),
     });
     tracing::info!(
-        tile = upscaler.tile_size(),
+        tile = upscaler.tiles().core,
+        run = upscaler.tile_size(),
         overlap = upscaler.overlap(),
         provider = %upscaler.model().provider(),
         "upscaling with {}",

@@ -61,5 +61,8 @@ fn a_huge_pad_multiple_is_refused_by_name() {
     assert_eq!(err.exit_code(), 5);
     // In range, it is used.
     let path = rife_with(dir.path(), "prism.pad_multiple", "64");
-    assert_eq!(Interpolator::new(&path, options()).unwrap().pad_multiple(), 64);
+    assert_eq!(
+        Interpolator::new(&path, options()).unwrap().pad_multiple(),
+        64
+    );
 }
