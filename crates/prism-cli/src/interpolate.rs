@@ -17,10 +17,11 @@ use prism_interpolate::{
     FrameKind, FrameRate, InterpolatedStream, Interpolator, InterpolatorOptions, OutputFrame,
     PairFlow, SequenceOptions, Timing, flow_to_color, write_flo,
 };
-use prism_media::video::{self, VideoOptions, VideoReader, VideoWriter};
+use prism_media::video::{self, VideoReader, VideoWriter};
 use prism_media::{BatchOptions, Progress, Unit, WriteOptions, read_image, write_image};
 
 use crate::global::{self, say, usage};
+use crate::media_args::VideoArgs;
 use crate::session_args::SessionArgs;
 
 #[derive(Args)]
@@ -81,15 +82,8 @@ pub struct InterpolateArgs {
     /// Extension (format) of output frames.
     #[arg(long, default_value = "png")]
     pub frame_format: String,
-    /// ffmpeg binary (default: $PRISM_FFMPEG, PATH, the provisioned copy).
-    #[arg(long)]
-    pub ffmpeg: Option<PathBuf>,
-    /// Video encoder.
-    #[arg(long, default_value = "libx264")]
-    pub codec: String,
-    /// Video quality (x264/x265 CRF).
-    #[arg(long, default_value_t = 18)]
-    pub crf: u8,
+    #[command(flatten)]
+    pub video: VideoArgs,
     /// Do not draw progress bars.
     #[arg(long)]
     pub no_progress: bool,
@@ -312,7 +306,7 @@ enum SequenceInput {
 }
 
 fn sequence(args: &InterpolateArgs, rife: &mut Interpolator, input: SequenceInput) -> Result<()> {
-    let ffmpeg = || prism_media::video::find_ffmpeg(args.ffmpeg.as_deref());
+    let ffmpeg = || prism_media::video::find_ffmpeg(args.video.ffmpeg.as_deref());
     let out_video = video::is_video(&args.output);
     // Source facts: frame count (for progress), rate, size, whether frames are 16-bit.
     let (count, in_rate, video_info, input_paths): (Option<u64>, FrameRate, _, Vec<PathBuf>) =
@@ -465,11 +459,7 @@ fn sequence(args: &InterpolateArgs, rife: &mut Interpolator, input: SequenceInpu
                 &out_rate.to_string(),
                 deep,
                 source_for_audio.as_deref(),
-                &VideoOptions {
-                    codec: args.codec.clone(),
-                    crf: Some(args.crf),
-                    ..VideoOptions::default()
-                },
+                &args.video.options(),
             )?)
         } else {
             None

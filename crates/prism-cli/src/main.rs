@@ -8,13 +8,15 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
+use bench::{BenchOptions, ShapeArg, bench};
 use clap::{Parser, Subcommand};
-use prism_core::bench::{BenchOptions, ShapeArg, bench};
 use prism_core::{Model, ModelInfo, Provider, Runtime, RuntimeOptions, SessionOptions};
 use prism_hub::resolve_model;
 
+mod bench;
 mod global;
 mod interpolate;
+mod media_args;
 mod models;
 mod report;
 mod session_args;

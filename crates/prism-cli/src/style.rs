@@ -14,6 +14,7 @@ use prism_style::{
 };
 
 use crate::global::{self, say, usage};
+use crate::media_args::{BatchArgs, VideoArgs};
 use crate::session_args::SessionArgs;
 
 #[derive(Args)]
@@ -64,12 +65,10 @@ pub struct FastArgs {
     /// Keep the content's colours (luminance-only transfer).
     #[arg(long)]
     pub preserve_colors: bool,
-    /// Folder inputs: descend into sub-folders.
-    #[arg(long)]
-    pub recursive: bool,
-    /// Folder inputs: redo outputs that already exist.
-    #[arg(long)]
-    pub overwrite: bool,
+    #[command(flatten)]
+    pub batch: BatchArgs,
+    #[command(flatten)]
+    pub video: VideoArgs,
     /// Also write content | (style image |) result side by side, labelled, to this file.
     #[arg(long)]
     pub sheet: Option<PathBuf>,
@@ -185,7 +184,7 @@ pub(crate) fn weights_note(kind: &str) -> &'static str {
 
 /// A video through the same ffmpeg path as upscaling: frames styled one by one, audio kept.
 fn fast_video(style: &mut FeedForward, args: &FastArgs, options: &FastOptions) -> Result<()> {
-    use prism_media::video::{VideoOptions, find_ffmpeg, map_video, probe};
+    use prism_media::video::{find_ffmpeg, map_video, probe};
     let output = match &args.output {
         Some(path) => path.clone(),
         None => {
@@ -195,13 +194,13 @@ fn fast_video(style: &mut FeedForward, args: &FastArgs, options: &FastOptions) -
                 .with_file_name(format!("{stem}{}.{ext}", style.suffix()))
         }
     };
-    if output.exists() && !args.overwrite {
+    if output.exists() && !args.batch.overwrite {
         usage!(
             "{} exists (pass --overwrite to replace it)",
             output.display()
         );
     }
-    let ffmpeg = find_ffmpeg(None)?;
+    let ffmpeg = find_ffmpeg(args.video.ffmpeg.as_deref())?;
     let info = probe(&ffmpeg, &args.input, &global::limits())?;
     let size = options.output_size(info.width, info.height);
     let show = global::show_progress(false);
@@ -211,7 +210,7 @@ fn fast_video(style: &mut FeedForward, args: &FastArgs, options: &FastOptions) -
         info,
         &output,
         size,
-        &VideoOptions::default(),
+        &args.video.options(),
         "style",
         show,
         Some(global::interrupt_flag()),
@@ -243,9 +242,10 @@ fn fast(args: FastArgs, runtime: &RuntimeOptions) -> Result<()> {
         return fast_video(&mut style, &args, &options);
     }
     let batch = BatchOptions {
-        recursive: args.recursive,
+        recursive: args.batch.recursive,
+        glob: args.batch.glob.clone(),
         suffix: style.suffix(),
-        skip_existing: !args.overwrite,
+        skip_existing: !args.batch.overwrite,
         ..BatchOptions::default()
     };
     let jobs = plan_jobs(&args.input, args.output.as_deref(), &batch)?;

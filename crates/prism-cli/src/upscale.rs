@@ -5,12 +5,13 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::{Args, ValueEnum};
 use prism_core::RuntimeOptions;
-use prism_media::video::{VideoOptions, is_video};
+use prism_media::video::is_video;
 use prism_media::{BatchOptions, WriteOptions, plan_jobs, read_image, write_image};
 
 use crate::global::{self, say};
 use prism_upscale::{AlphaMode, OutputScale, TileSize, UpscaleOptions, Upscaler};
 
+use crate::media_args::{BatchArgs, VideoArgs};
 use crate::session_args::SessionArgs;
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -73,33 +74,10 @@ pub struct UpscaleArgs {
     /// JPEG quality.
     #[arg(long, default_value_t = 95)]
     pub quality: u8,
-    /// Include sub-folders.
-    #[arg(short, long)]
-    pub recursive: bool,
-    /// Only files matching this glob (relative to the input folder), e.g. `*.png`.
-    #[arg(long)]
-    pub glob: Option<String>,
-    /// Redo outputs that already exist (default: skip them, so a batch resumes).
-    #[arg(long)]
-    pub overwrite: bool,
-    /// ffmpeg binary for videos.
-    #[arg(long)]
-    pub ffmpeg: Option<PathBuf>,
-    /// Video encoder.
-    #[arg(long, default_value = "libx264")]
-    pub codec: String,
-    /// Video quality (constant rate factor; lower is better).
-    #[arg(long, default_value_t = 18)]
-    pub crf: u8,
-    /// Encoder preset.
-    #[arg(long, default_value = "medium")]
-    pub preset: String,
-    /// Output pixel format.
-    #[arg(long, default_value = "yuv420p")]
-    pub pix_fmt: String,
-    /// Do not copy the source's audio.
-    #[arg(long)]
-    pub no_audio: bool,
+    #[command(flatten)]
+    pub batch: BatchArgs,
+    #[command(flatten)]
+    pub video: VideoArgs,
     /// No progress bars.
     #[arg(long)]
     pub no_progress: bool,
@@ -166,20 +144,13 @@ pub fn run(args: UpscaleArgs, runtime: &RuntimeOptions) -> Result<()> {
             .output
             .clone()
             .unwrap_or_else(|| prism_media::output_path(&args.input, None, None, &suffix, None));
-        let video = VideoOptions {
-            codec: args.codec.clone(),
-            crf: Some(args.crf),
-            preset: Some(args.preset.clone()),
-            pixel_format: Some(args.pix_fmt.clone()),
-            keep_audio: !args.no_audio,
-            extra_args: Vec::new(),
-        };
+        let video = args.video.options();
         let report = prism_upscale::upscale_video(
             &mut upscaler,
             &args.input,
             &output,
             &limits,
-            args.ffmpeg.as_deref(),
+            args.video.ffmpeg.as_deref(),
             &video,
             show,
             Some(global::interrupt_flag()),
@@ -192,7 +163,7 @@ pub fn run(args: UpscaleArgs, runtime: &RuntimeOptions) -> Result<()> {
             report.source.height,
             report.width,
             report.height,
-            if report.source.has_audio && !args.no_audio {
+            if report.source.has_audio && !args.video.no_audio {
                 ", audio copied"
             } else {
                 ""
@@ -202,11 +173,11 @@ pub fn run(args: UpscaleArgs, runtime: &RuntimeOptions) -> Result<()> {
     }
 
     let batch = BatchOptions {
-        recursive: args.recursive,
-        glob: args.glob.clone(),
+        recursive: args.batch.recursive,
+        glob: args.batch.glob.clone(),
         suffix,
         extension: args.format.clone(),
-        skip_existing: !args.overwrite,
+        skip_existing: !args.batch.overwrite,
     };
     let write = WriteOptions {
         jpeg_quality: args.quality,
@@ -241,7 +212,7 @@ pub fn run(args: UpscaleArgs, runtime: &RuntimeOptions) -> Result<()> {
         &jobs,
         &limits,
         &write,
-        !args.overwrite,
+        !args.batch.overwrite,
         show,
         Some(global::interrupt_flag()),
     );
