@@ -1,12 +1,11 @@
 //! Sessions on the provisioned runtime: inspection, providers, precision variants, the optimised-model
-//! cache, running, benchmarking, and every way a model file can be wrong.
+//! cache, running, and every way a model file can be wrong.
 
 mod common;
 
 use std::path::Path;
 
 use ndarray::{ArrayD, IxDyn};
-use prism_core::bench::{BenchOptions, ShapeArg, bench};
 use prism_core::onnx::{Dim, ElementType};
 use prism_core::{
     Device, Error, Model, ModelInfo, Precision, Provider, SessionOptions, Tensor, ValueRange,
@@ -299,49 +298,6 @@ fn bad_model_files_each_get_their_own_error() {
     )
     .unwrap_err();
     assert!(matches!(err, Error::MissingVariant { .. }), "{err}");
-}
-
-#[test]
-fn bench_resolves_named_and_symbolic_shapes() {
-    let mut model = load(&common::fixture("two_inputs.onnx"), &cpu());
-    let err = bench(&mut model, &BenchOptions::default()).unwrap_err();
-    assert!(err.to_string().contains("--shape img0="), "{err}");
-    let shapes = vec![
-        "img1=1x3x16x24".parse::<ShapeArg>().unwrap(),
-        "img0=1x3x16x24".parse().unwrap(),
-    ];
-    let report = bench(
-        &mut model,
-        &BenchOptions {
-            warmup: 1,
-            runs: 5,
-            shapes,
-            cancel: None,
-        },
-    )
-    .unwrap();
-    assert_eq!(report.runs, 5);
-    assert_eq!(
-        report.input_shapes[0],
-        ("img0".to_string(), vec![1, 3, 16, 24])
-    );
-    assert!(
-        report.min_ms <= report.median_ms
-            && report.median_ms <= report.p95_ms
-            && report.p95_ms <= report.max_ms
-    );
-    assert!(report.peak_memory_bytes.unwrap_or(1) > 0);
-    let bad = vec!["nope=1x3x4x4".parse::<ShapeArg>().unwrap()];
-    assert!(
-        bench(
-            &mut model,
-            &BenchOptions {
-                shapes: bad,
-                ..BenchOptions::default()
-            }
-        )
-        .is_err()
-    );
 }
 
 #[test]

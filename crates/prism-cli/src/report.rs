@@ -3,7 +3,7 @@
 use std::fmt::Write;
 use std::path::PathBuf;
 
-use prism_core::bench::BenchReport;
+use crate::bench::BenchReport;
 use prism_core::system::CpuInfo;
 use prism_core::{ModelInfo, Provider};
 use serde::Serialize;

@@ -1,5 +1,5 @@
 //! Prism's core: finds and loads ONNX Runtime, picks the execution provider that really works,
-//! loads and inspects models, benchmarks them, and converts images to tensors and back.
+//! loads and inspects models, and converts images to tensors and back.
 //!
 //! ```no_run
 //! use prism_core::{Model, SessionOptions};
@@ -8,7 +8,7 @@
 //! # Ok::<(), prism_core::Error>(())
 //! ```
 
-pub mod bench;
+pub mod checkout;
 pub mod device;
 pub mod error;
 pub mod info;

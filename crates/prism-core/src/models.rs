@@ -1,8 +1,10 @@
-//! Finding a model file from what a user typed: a path, or a model id from an export manifest.
+//! The export manifests (`manifest.json`, written by `python -m prism_export export`): reading,
+//! finding a model id's file, and checking a loaded file against them ([`verify_listed`]).
 //!
-//! Manifests are searched in `$PRISM_MODELS_DIR` and then in this checkout's `export/out/`
-//! (written by `python -m prism_export export`). This is the one reader of those manifests;
-//! `prism-hub` builds its registry, cache and download chain on top of it.
+//! Manifests are searched in `$PRISM_MODELS_DIR` and then in `export/out/` of the checkout that
+//! holds the executable or the current directory ([`crate::checkout`]). This is the one reader of
+//! those manifests; it stays here because [`crate::Model::load`] verifies against it. Resolving
+//! what a user typed (path, id, Hub file) is `prism_hub::resolve_model`.
 
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
@@ -19,8 +21,7 @@ pub fn manifest_dirs() -> Vec<PathBuf> {
     if let Some(dir) = std::env::var_os("PRISM_MODELS_DIR").filter(|d| !d.is_empty()) {
         dirs.push(PathBuf::from(dir));
     }
-    let checkout = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../export/out");
-    dirs.push(checkout.canonicalize().unwrap_or(checkout));
+    dirs.extend(crate::checkout::path("export/out"));
     dirs
 }
 

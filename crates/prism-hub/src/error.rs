@@ -20,13 +20,6 @@ pub enum Error {
     )]
     UnknownModel { id: String, registry: PathBuf },
 
-    #[error("model `{id}` is a {actual} model, not a {expected} model")]
-    WrongTask {
-        id: String,
-        expected: String,
-        actual: String,
-    },
-
     #[error(
         "model `{id}` is not available: {reason}; export it with `python -m prism_export export {id}`{hub}"
     )]
@@ -146,7 +139,7 @@ impl Error {
         match self {
             Error::Core(e) => e.exit_code(),
             Error::Io { .. } | Error::Client(_) => 1,
-            Error::WrongTask { .. } | Error::Usage(_) => 2,
+            Error::Usage(_) => 2,
             _ => 5,
         }
     }

@@ -1,12 +1,10 @@
 //! Prism's models: the registry of named models (`models/registry.toml`), a Hugging Face Hub client
 //! that downloads into the standard Hub cache with integrity checks, resume and an offline mode, and
-//! the model manager every task resolves and loads its models through.
+//! [`resolve_model`], the one way from a model argument (path or id) to a verified file.
 //!
 //! ```no_run
-//! use prism_hub::{ManagerOptions, ModelManager};
-//! let manager = ModelManager::new(ManagerOptions::default())?;
-//! let model = manager.load("realesrgan-x4plus", Some("upscale"), &Default::default())?;
-//! println!("{}", model.lock().unwrap().provider());
+//! let path = prism_hub::resolve_model("realesrgan-x4plus")?;
+//! println!("{}", path.display());
 //! # Ok::<(), prism_hub::Error>(())
 //! ```
 

@@ -1,13 +1,13 @@
 //! The model manager: resolves what a user typed (a path or a registry id) to a verified file — from
-//! the local export, the Hub cache or a download, in that order — and keeps loaded sessions in an
-//! in-process cache bounded by memory, least recently used out first.
+//! the local export, the Hub cache or a download, in that order. [`resolve_model`] is Prism's one
+//! way from a model argument to a file; `prism models` uses the manager for the rest.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Mutex, OnceLock};
 use std::time::SystemTime;
 
-use prism_core::{Model, Precision, SessionOptions};
+use prism_core::Precision;
 use serde::Serialize;
 
 use crate::cache::sha256_file;
@@ -19,9 +19,6 @@ use crate::registry::{ModelEntry, Registry, Variant};
 #[derive(Debug, Clone)]
 pub struct ManagerOptions {
     pub hub: HubOptions,
-    /// Upper bound for the loaded sessions' memory, estimated as the size of their model files (the
-    /// weights dominate a session's resident memory; per-run activations are not counted).
-    pub memory_budget: u64,
     /// Download from the Hub when a model is neither exported nor cached.
     pub download: bool,
 }
@@ -33,7 +30,6 @@ impl Default for ManagerOptions {
                 progress: true,
                 ..HubOptions::default()
             },
-            memory_budget: 4 << 30,
             download: true,
         }
     }
@@ -62,27 +58,12 @@ pub struct Resolved {
     pub sha256: Option<String>,
 }
 
-struct Slot {
-    key: String,
-    id: String,
-    model: Arc<Mutex<Model>>,
-    bytes: u64,
-    used: u64,
-}
-
-#[derive(Default)]
-struct Sessions {
-    slots: Vec<Slot>,
-    clock: u64,
-}
-
-/// Loads models by id, once, and keeps them while they fit the memory budget.
+/// Resolves model arguments through the registry, the export manifests and the Hub.
 pub struct ModelManager {
     registry: Registry,
     options: ManagerOptions,
     hub: OnceLock<Hub>,
     verified: Mutex<HashMap<PathBuf, (u64, Option<SystemTime>)>>,
-    sessions: Mutex<Sessions>,
 }
 
 impl ModelManager {
@@ -100,7 +81,6 @@ impl ModelManager {
             options,
             hub: OnceLock::new(),
             verified: Mutex::default(),
-            sessions: Mutex::default(),
         }
     }
 
@@ -132,18 +112,17 @@ impl ModelManager {
             });
         }
         let Some(entry) = self.registry.get(arg) else {
-            return match prism_core::models::resolve_model(arg) {
-                Ok(path) => Ok(Resolved {
-                    path,
+            return match prism_core::models::find_exported(arg)? {
+                Some(file) => Ok(Resolved {
+                    path: file.path,
                     id: Some(arg.to_string()),
                     source: Source::Export,
                     sha256: None,
                 }),
-                Err(prism_core::Error::UnknownModel { .. }) => Err(Error::UnknownModel {
+                None => Err(Error::UnknownModel {
                     id: arg.to_string(),
                     registry: self.registry.path.clone(),
                 }),
-                Err(e) => Err(e.into()),
             };
         };
         let mut reasons = Vec::new();
@@ -204,8 +183,6 @@ impl ModelManager {
         })
     }
 
-    /// The exported FP32 file of `entry` from the first manifest that lists it, checked against the
-    /// manifest's size and sha256 (the hash once per process and file version).
     /// Where the export put `entry`'s FP32 file, if it did (size and hash not checked).
     pub fn exported_path(&self, entry: &ModelEntry) -> Option<PathBuf> {
         self.export_file(entry, false)
@@ -214,6 +191,8 @@ impl ModelManager {
             .map(|(p, _)| p)
     }
 
+    /// The exported FP32 file of `entry` from the first manifest that lists it, with `verify`
+    /// checked against the manifest's size and sha256 (the hash once per process and file version).
     fn export_file(
         &self,
         entry: &ModelEntry,
@@ -265,96 +244,6 @@ impl ModelManager {
         }
         Ok(Some((path, file.sha256)))
     }
-
-    /// The session for `id` (a registry id or a path), loading it on first use. With `task`, a
-    /// registry model of another task is refused. The returned handle stays valid after eviction;
-    /// the manager just stops holding it.
-    pub fn load(
-        &self,
-        id: &str,
-        task: Option<&str>,
-        options: &SessionOptions,
-    ) -> Result<Arc<Mutex<Model>>> {
-        if let (Some(task), Some(entry)) = (task, self.registry.get(id))
-            && entry.task != task
-        {
-            return Err(Error::WrongTask {
-                id: id.to_string(),
-                expected: task.to_string(),
-                actual: entry.task.clone(),
-            });
-        }
-        let key = format!(
-            "{id}|{:?}|{:?}|{:?}|{:?}",
-            options.device, options.precision, options.optimization, options.intra_threads
-        );
-        {
-            let mut s = self.sessions.lock().expect("not poisoned");
-            s.clock += 1;
-            let now = s.clock;
-            if let Some(slot) = s.slots.iter_mut().find(|slot| slot.key == key) {
-                slot.used = now;
-                return Ok(slot.model.clone());
-            }
-        }
-        let resolved = self.resolve(id, options.precision)?;
-        let model = Model::load(&resolved.path, options)?;
-        let bytes = std::fs::metadata(model.path())
-            .map(|m| m.len())
-            .unwrap_or(0);
-        let model = Arc::new(Mutex::new(model));
-        let mut s = self.sessions.lock().expect("not poisoned");
-        s.clock += 1;
-        let now = s.clock;
-        s.slots.push(Slot {
-            key,
-            id: id.to_string(),
-            model: model.clone(),
-            bytes,
-            used: now,
-        });
-        // Least recently used out first; the model just loaded always stays.
-        while s.slots.len() > 1
-            && s.slots.iter().map(|x| x.bytes).fold(0, u64::saturating_add)
-                > self.options.memory_budget
-        {
-            let (oldest, _) = s
-                .slots
-                .iter()
-                .enumerate()
-                .filter(|(_, x)| x.used != now)
-                .min_by_key(|(_, x)| x.used)
-                .expect("more than one slot");
-            let gone = s.slots.remove(oldest);
-            tracing::info!(model = %gone.id, bytes = gone.bytes, "unloaded (memory budget)");
-        }
-        Ok(model)
-    }
-
-    /// Drops the manager's sessions of `id` (all settings); returns how many.
-    pub fn unload(&self, id: &str) -> usize {
-        let mut s = self.sessions.lock().expect("not poisoned");
-        let before = s.slots.len();
-        s.slots.retain(|x| x.id != id);
-        before - s.slots.len()
-    }
-
-    /// Drops every session.
-    pub fn clear(&self) {
-        self.sessions.lock().expect("not poisoned").slots.clear();
-    }
-
-    /// The ids of loaded sessions, most recently used first, with their estimated bytes.
-    pub fn loaded(&self) -> Vec<(String, u64)> {
-        let s = self.sessions.lock().expect("not poisoned");
-        let mut v: Vec<_> = s
-            .slots
-            .iter()
-            .map(|x| (x.used, x.id.clone(), x.bytes))
-            .collect();
-        v.sort_by_key(|x| std::cmp::Reverse(x.0));
-        v.into_iter().map(|(_, id, b)| (id, b)).collect()
-    }
 }
 
 fn pick_hub_variant(entry: &ModelEntry, precision: Precision) -> Option<&Variant> {
@@ -370,8 +259,8 @@ fn pick_hub_variant(entry: &ModelEntry, precision: Precision) -> Option<&Variant
         .map(|(v, _)| v)
 }
 
-/// Drop-in replacement for `prism_core::models::resolve_model` with the whole resolution chain
-/// (registry id -> local export -> Hub cache -> download), using a process-wide default manager.
+/// A model argument to a file: a path as is; else a registry id's local export, Hub cache file or
+/// download; else an id only an export manifest knows. Uses the process-wide default manager.
 pub fn resolve_model(arg: &str) -> Result<PathBuf> {
     Ok(default_manager()?.resolve(arg, Precision::Auto)?.path)
 }

@@ -19,12 +19,13 @@ use crate::names;
 /// The tasks a model can serve (the `task` field; same names as the export manifest).
 pub const TASKS: &[&str] = &["upscale", "interpolate", "style", "features"];
 
-/// The registry shipped with Prism, compiled in so the binary works from anywhere.
-pub const BUILTIN: &str = include_str!("../../../models/registry.toml");
+/// The registry shipped with Prism, compiled in so the binary works from anywhere. The crate's
+/// `registry.toml` is a link to `models/registry.toml`, so a packaged crate carries the file itself.
+pub const BUILTIN: &str = include_str!("../registry.toml");
 
-/// Where [`BUILTIN`] lives in the source tree (named in errors about it).
+/// How errors name [`BUILTIN`]: its source file, marked as the copy built into Prism.
 pub fn builtin_path() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/registry.toml")
+    PathBuf::from("models/registry.toml (built in)")
 }
 
 /// What a model's graph takes and gives, as far as the registry knows it.

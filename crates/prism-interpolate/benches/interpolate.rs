@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use image::{DynamicImage, RgbImage};
 use ndarray::Array4;
-use prism_core::models::resolve_model;
+use prism_core::models::find_exported;
 use prism_core::{Device, Model, Precision, SessionOptions, Tensor};
 use prism_interpolate::{Interpolator, InterpolatorOptions};
 
@@ -46,7 +46,10 @@ fn main() {
         ..SessionOptions::default()
     };
     for id in &ids {
-        let path = resolve_model(id).expect("model id");
+        let path = find_exported(id)
+            .expect("manifest")
+            .unwrap_or_else(|| panic!("{id} is not exported: run `cargo xtask test`"))
+            .path;
         let mut rife = Interpolator::new(
             &path,
             InterpolatorOptions {

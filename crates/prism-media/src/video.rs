@@ -2,7 +2,8 @@
 //! encoder, with the source's audio and metadata copied into the output.
 //!
 //! ffmpeg is found at `--ffmpeg PATH`, then `$PRISM_FFMPEG`, then `ffmpeg` on `PATH`, then the copy
-//! `cargo xtask test` provisions in `.prism/tools/ffmpeg`. Stream facts (size, frame rate, audio)
+//! `cargo xtask test` provisions in a checkout's `.prism/tools/ffmpeg` (found from the executable
+//! or the current folder). Stream facts (size, frame rate, audio)
 //! are parsed from `ffmpeg -i`, so no ffprobe is needed.
 
 use std::io::{Read, Write};
@@ -47,8 +48,12 @@ pub fn find_ffmpeg(explicit: Option<&Path>) -> Result<PathBuf> {
         }
         tried.push(PathBuf::from("ffmpeg (PATH)"));
     }
-    let provisioned = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../.prism/tools/ffmpeg/imageio_ffmpeg/binaries");
+    // The copy `cargo xtask` provisions in the checkout holding the executable or the current folder.
+    let Some(provisioned) =
+        prism_core::checkout::path(".prism/tools/ffmpeg/imageio_ffmpeg/binaries")
+    else {
+        return Err(Error::FfmpegNotFound { tried });
+    };
     if let Ok(entries) = std::fs::read_dir(&provisioned) {
         let mut found: Vec<PathBuf> = entries
             .flatten()

@@ -5,10 +5,9 @@ use std::time::Instant;
 use ndarray::ArrayD;
 use serde::Serialize;
 
-use crate::error::{Error, Result};
-use crate::onnx::{Dim, ElementType};
-use crate::session::{Model, Tensor};
-use crate::system::peak_memory_bytes;
+use prism_core::onnx::{Dim, ElementType};
+use prism_core::system::peak_memory_bytes;
+use prism_core::{Error, Model, Result, Tensor};
 
 /// A requested input shape, optionally naming the input (`input=1x3x256x256`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -262,11 +261,51 @@ mod tests {
     #[test]
     fn stats_are_nearest_rank() {
         let s = Stats::of(&(1..=20).map(f64::from).collect::<Vec<_>>());
-        approx::assert_relative_eq!(s.mean, 10.5);
-        approx::assert_relative_eq!(s.median, 10.5);
-        approx::assert_relative_eq!(s.p95, 19.0);
+        assert_eq!((s.mean, s.median, s.p95), (10.5, 10.5, 19.0));
         assert_eq!((s.min, s.max), (1.0, 20.0));
         let one = Stats::of(&[7.0]);
         assert_eq!((one.median, one.p95), (7.0, 7.0));
+    }
+
+    #[test]
+    fn bench_resolves_named_and_symbolic_shapes() {
+        let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../tests/fixtures/two_inputs.onnx");
+        let cpu = prism_core::SessionOptions {
+            device: prism_core::Device::Cpu,
+            ..prism_core::SessionOptions::default()
+        };
+        let mut model = Model::load(&fixture, &cpu).unwrap_or_else(|e| {
+            panic!("{e}: run `cargo xtask test` once to provision the runtime")
+        });
+        let err = bench(&mut model, &BenchOptions::default()).unwrap_err();
+        assert!(err.to_string().contains("--shape img0="), "{err}");
+        let shapes = vec![
+            "img1=1x3x16x24".parse::<ShapeArg>().unwrap(),
+            "img0=1x3x16x24".parse().unwrap(),
+        ];
+        let options = BenchOptions {
+            warmup: 1,
+            runs: 5,
+            shapes,
+            cancel: None,
+        };
+        let report = bench(&mut model, &options).unwrap();
+        assert_eq!(report.runs, 5);
+        assert_eq!(
+            report.input_shapes[0],
+            ("img0".to_string(), vec![1, 3, 16, 24])
+        );
+        assert!(
+            report.min_ms <= report.median_ms
+                && report.median_ms <= report.p95_ms
+                && report.p95_ms <= report.max_ms
+        );
+        assert!(report.peak_memory_bytes.unwrap_or(1) > 0);
+        let bad = BenchOptions {
+            shapes: vec!["nope=1x3x4x4".parse::<ShapeArg>().unwrap()],
+            ..BenchOptions::default()
+        };
+        assert!(bench(&mut model, &bad).is_err());
     }
 }
