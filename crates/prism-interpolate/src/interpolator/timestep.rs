@@ -1,0 +1,125 @@
+//! Timesteps: which ones a model reaches (dyadic for t = 0.5-only models), and the recursive
+//! bisection that makes them.
+
+use std::collections::HashMap;
+
+use ndarray::Array4;
+
+use super::frames::{Prepared, Raw};
+use super::{Interpolator, TimestepSupport};
+use crate::error::{Error, Result};
+
+impl Interpolator {
+    /// The timestep this model really produces for `t`: `t` itself for timestep models; for
+    /// t = 0.5-only models the dyadic `t`, the nearest reachable one (option), or an error.
+    pub fn reachable(&self, t: f64) -> Result<f64> {
+        if !(t > 0.0 && t < 1.0) {
+            return Err(Error::Timestep {
+                t,
+                reason: "it must lie strictly between 0 and 1".into(),
+            });
+        }
+        match self.support {
+            TimestepSupport::Any => Ok(t),
+            TimestepSupport::HalfOnly => {
+                let (k, d) = dyadic(t, self.options.max_depth, self.options.nearest_timestep)
+                    .map_err(|nearest| Error::Unreachable {
+                        t,
+                        model: self.path.display().to_string(),
+                        depth: self.options.max_depth,
+                        nearest,
+                    })?;
+                let got = k as f64 / (1u64 << d) as f64;
+                if (got - t).abs() > 1e-9 {
+                    tracing::warn!(
+                        asked = t,
+                        made = got,
+                        "timestep not reachable by bisection; using the nearest"
+                    );
+                }
+                Ok(got)
+            }
+        }
+    }
+
+    /// RIFE HD v3: every timestep `k / 2^D` by halving the interval that contains it; frames on
+    /// the way are shared between timesteps.
+    pub(super) fn bisect(&mut self, a: &Prepared, b: &Prepared, ts: &[f64]) -> Result<Vec<Raw>> {
+        let depth = self.options.max_depth;
+        let full = 1u64 << depth;
+        let mut made: HashMap<u64, Raw> = HashMap::new();
+        let mut out = Vec::with_capacity(ts.len());
+        for &t in ts {
+            let target = (t * full as f64).round() as u64;
+            let (mut lo, mut hi) = (0u64, full);
+            loop {
+                let mid = (lo + hi) / 2;
+                if !made.contains_key(&mid) {
+                    let frame_at = |k: u64| -> &Array4<f32> {
+                        if k == 0 {
+                            &a.padded
+                        } else if k == full {
+                            &b.padded
+                        } else {
+                            &made[&k].frame
+                        }
+                    };
+                    let (x, y) = (frame_at(lo).clone(), frame_at(hi).clone());
+                    let raw = self.infer(&x, &y, 0.5, a.height, a.width)?;
+                    made.insert(mid, raw);
+                }
+                if mid == target {
+                    break;
+                }
+                if target < mid {
+                    hi = mid;
+                } else {
+                    lo = mid;
+                }
+            }
+            out.push(made[&target].clone());
+        }
+        Ok(out)
+    }
+}
+
+/// `t` as `k / 2^d` (k odd, d <= max_depth); otherwise the nearest such value (when `nearest`)
+/// or `Err(nearest)`.
+pub fn dyadic(t: f64, max_depth: u32, nearest: bool) -> std::result::Result<(u64, u32), f64> {
+    for d in 1..=max_depth {
+        let scaled = t * (1u64 << d) as f64;
+        if (scaled - scaled.round()).abs() < 1e-9 {
+            return Ok(reduce(scaled.round() as u64, d));
+        }
+    }
+    let full = 1u64 << max_depth;
+    let k = ((t * full as f64).round() as u64).clamp(1, full - 1);
+    if nearest {
+        Ok(reduce(k, max_depth))
+    } else {
+        Err(k as f64 / full as f64)
+    }
+}
+
+fn reduce(mut k: u64, mut d: u32) -> (u64, u32) {
+    while d > 0 && k.is_multiple_of(2) {
+        k /= 2;
+        d -= 1;
+    }
+    (k, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dyadic_timesteps() {
+        assert_eq!(dyadic(0.5, 6, false), Ok((1, 1)));
+        assert_eq!(dyadic(0.25, 6, false), Ok((1, 2)));
+        assert_eq!(dyadic(0.375, 6, false), Ok((3, 3)));
+        assert_eq!(dyadic(1.0 / 3.0, 4, false), Err(5.0 / 16.0));
+        assert_eq!(dyadic(1.0 / 3.0, 4, true), Ok((5, 4)));
+        assert_eq!(dyadic(0.001, 3, true), Ok((1, 3)));
+    }
+}
