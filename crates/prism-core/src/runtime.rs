@@ -1,22 +1,64 @@
 //! Finding, checking and loading the ONNX Runtime shared library.
 //!
 //! Search order: an explicit path (API or `--ort-lib`), `ORT_DYLIB_PATH`, beside the executable and
-//! its `lib/` folder (the layout a desktop app ships), then the runtime this project provisioned with
-//! `cargo xtask setup` under `.prism/runtime/{gpu,cpu}`.
+//! its `lib/` folder (the layout a desktop app ships), the `onnxruntime` Python wheel of the active
+//! virtual environment, then a `.prism/runtime/{gpu,cpu}` (what `cargo xtask setup` provisions)
+//! found by walking up from the executable's folder and from the current directory.
 
 use std::ffi::{CStr, OsString};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 use crate::error::{Error, Result};
+
+mod preload;
 
 /// The oldest ONNX Runtime release whose C API this build uses (ort's `api-31`).
 pub const REQUIRED_VERSION: (u32, u32) = (1, ort::MINOR_VERSION);
 
-/// Where `cargo xtask setup` puts the runtimes of this checkout.
-pub fn provisioned_root() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.prism/runtime");
-    root.canonicalize().unwrap_or(root)
+/// The `.prism/runtime` folders above `starts` (nearest first, no duplicates): each start folder
+/// and its ancestors are checked for `.prism/runtime`.
+pub fn provisioned_roots(starts: &[&Path]) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = Vec::new();
+    for start in starts {
+        for dir in start.ancestors() {
+            let root = dir.join(".prism").join("runtime");
+            if root.is_dir() && !out.contains(&root) {
+                out.push(root);
+            }
+        }
+    }
+    out
+}
+
+/// The `onnxruntime` wheel's library folder in the active Python environment (`VIRTUAL_ENV`, then
+/// `CONDA_PREFIX`), if one is installed there.
+fn python_wheel_dirs() -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for var in ["VIRTUAL_ENV", "CONDA_PREFIX"] {
+        let Some(prefix) = std::env::var_os(var).filter(|v| !v.is_empty()) else {
+            continue;
+        };
+        let prefix = PathBuf::from(prefix);
+        // Linux and macOS: lib/pythonX.Y/site-packages; Windows: Lib/site-packages.
+        let mut sites = vec![prefix.join("Lib").join("site-packages")];
+        if let Ok(entries) = std::fs::read_dir(prefix.join("lib")) {
+            let mut found: Vec<PathBuf> = entries
+                .flatten()
+                .filter(|e| e.file_name().to_string_lossy().starts_with("python"))
+                .map(|e| e.path().join("site-packages"))
+                .collect();
+            found.sort();
+            sites.extend(found);
+        }
+        for site in sites {
+            let capi = site.join("onnxruntime").join("capi");
+            if capi.is_dir() {
+                out.push(capi);
+            }
+        }
+    }
+    out
 }
 
 /// Options for [`Runtime::init`].
@@ -31,7 +73,7 @@ pub struct Runtime {
     env: ort::environment::Environment,
     path: PathBuf,
     version: String,
-    preloaded: Vec<PathBuf>,
+    preloaded: OnceLock<Vec<PathBuf>>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -62,7 +104,6 @@ impl Runtime {
         }
         let path = locate(options)?;
         let version = probe_version(&path)?;
-        let preloaded = preload_gpu_libraries(&path);
         let env = ort::init_from(&path)
             .map_err(|e| Error::RuntimeInvalid {
                 path: path.clone(),
@@ -80,7 +121,7 @@ impl Runtime {
             env,
             path,
             version,
-            preloaded,
+            preloaded: OnceLock::new(),
         }));
         *slot = Some(runtime);
         Ok(runtime)
@@ -106,9 +147,17 @@ impl Runtime {
         &self.version
     }
 
-    /// CUDA / cuDNN / TensorRT libraries loaded ahead of ONNX Runtime from the provisioned wheels.
+    /// CUDA / cuDNN / TensorRT libraries preloaded from the wheels beside this runtime; empty until
+    /// a GPU provider is requested ([`Runtime::preload_gpu_libraries`]).
     pub fn preloaded_libraries(&self) -> &[PathBuf] {
-        &self.preloaded
+        self.preloaded.get().map_or(&[], Vec::as_slice)
+    }
+
+    /// Preloads the GPU libraries of the `nvidia-*` / `tensorrt-*` wheels beside this runtime, once
+    /// per process, in ort's dependency order; called before a GPU provider registers.
+    pub fn preload_gpu_libraries(&self) -> &[PathBuf] {
+        self.preloaded
+            .get_or_init(|| preload::preload_beside(&self.path))
     }
 
     /// Execution providers this ONNX Runtime build was compiled with (`CPUExecutionProvider`, ...).
@@ -137,7 +186,8 @@ pub fn candidate_paths(
     explicit: Option<&Path>,
     env_var: Option<OsString>,
     exe_dir: Option<&Path>,
-    provisioned: &Path,
+    wheel_dirs: &[PathBuf],
+    provisioned: &[PathBuf],
 ) -> Vec<PathBuf> {
     if let Some(path) = explicit {
         return vec![path.to_path_buf()];
@@ -151,8 +201,11 @@ pub fn candidate_paths(
         dirs.push(dir.to_path_buf());
         dirs.push(dir.join("lib"));
     }
-    for flavour in ["gpu", "cpu"] {
-        dirs.push(provisioned.join(flavour).join("onnxruntime").join("capi"));
+    dirs.extend(wheel_dirs.iter().cloned());
+    for root in provisioned {
+        for flavour in ["gpu", "cpu"] {
+            dirs.push(root.join(flavour).join("onnxruntime").join("capi"));
+        }
     }
     for dir in dirs {
         out.push(find_in_dir(&dir).unwrap_or_else(|| dir.join(default_file_name())));
@@ -164,12 +217,20 @@ pub fn candidate_paths(
 pub fn locate(options: &RuntimeOptions) -> Result<PathBuf> {
     let exe_dir = std::env::current_exe()
         .ok()
+        .and_then(|p| p.canonicalize().ok())
         .and_then(|p| p.parent().map(Path::to_path_buf));
+    let cwd = std::env::current_dir().ok();
+    let starts: Vec<&Path> = exe_dir
+        .iter()
+        .chain(cwd.iter())
+        .map(PathBuf::as_path)
+        .collect();
     let tried = candidate_paths(
         options.library.as_deref(),
         std::env::var_os("ORT_DYLIB_PATH"),
         exe_dir.as_deref(),
-        &provisioned_root(),
+        &python_wheel_dirs(),
+        &provisioned_roots(&starts),
     );
     for path in &tried {
         if path.is_file() {
@@ -277,88 +338,6 @@ fn same_file(a: &Path, b: &Path) -> bool {
     }
 }
 
-/// Loads the CUDA, cuDNN and TensorRT libraries of the `nvidia-*` / `tensorrt-*` wheels installed
-/// beside a GPU ONNX Runtime, globally and before it, as `onnxruntime.preload_dlls()` does in Python:
-/// the CUDA provider then finds them without `LD_LIBRARY_PATH`.
-fn preload_gpu_libraries(ort_library: &Path) -> Vec<PathBuf> {
-    // The wheel layout is <site>/onnxruntime/capi/libonnxruntime...; the NVIDIA wheels sit in <site>.
-    let Some(site) = ort_library
-        .parent()
-        .and_then(Path::parent)
-        .and_then(Path::parent)
-    else {
-        return Vec::new();
-    };
-    let mut pending: Vec<PathBuf> = Vec::new();
-    for root in [site.join("nvidia"), site.join("tensorrt_libs")] {
-        collect_shared_libraries(&root, 0, &mut pending);
-    }
-    if pending.is_empty() {
-        return Vec::new();
-    }
-    pending.sort();
-    // Libraries depend on each other by soname; load repeatedly until nothing more loads.
-    let mut loaded = Vec::new();
-    loop {
-        let before = pending.len();
-        pending.retain(|path| match load_global(path) {
-            Ok(()) => {
-                loaded.push(path.clone());
-                false
-            }
-            Err(_) => true,
-        });
-        if pending.is_empty() || pending.len() == before {
-            break;
-        }
-    }
-    for path in &pending {
-        if let Err(e) = load_global(path) {
-            tracing::debug!(path = %path.display(), error = %e, "GPU library not preloaded");
-        }
-    }
-    tracing::info!(
-        count = loaded.len(),
-        "preloaded CUDA / cuDNN / TensorRT libraries from the provisioned wheels"
-    );
-    loaded
-}
-
-fn collect_shared_libraries(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() && depth < 4 {
-            collect_shared_libraries(&path, depth + 1, out);
-        } else if path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .is_some_and(|n| n.starts_with("lib") && n.contains(".so"))
-        {
-            out.push(path);
-        }
-    }
-}
-
-#[cfg(unix)]
-fn load_global(path: &Path) -> std::result::Result<(), libloading::Error> {
-    use libloading::os::unix::{Library, RTLD_GLOBAL, RTLD_LAZY};
-    // SAFETY: NVIDIA's libraries have no unsafe initialisers; the handle is kept for the process.
-    let lib = unsafe { Library::open(Some(path), RTLD_LAZY | RTLD_GLOBAL) }?;
-    std::mem::forget(lib);
-    Ok(())
-}
-
-#[cfg(not(unix))]
-fn load_global(path: &Path) -> std::result::Result<(), libloading::Error> {
-    // SAFETY: as above; Windows resolves DLLs already loaded into the process by name.
-    let lib = unsafe { libloading::Library::new(path) }?;
-    std::mem::forget(lib);
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -369,7 +348,8 @@ mod tests {
             Some(Path::new("/x/libonnxruntime.so")),
             Some("/env/lib.so".into()),
             None,
-            Path::new("/p"),
+            &[],
+            &[PathBuf::from("/p")],
         );
         assert_eq!(c, vec![PathBuf::from("/x/libonnxruntime.so")]);
     }
@@ -399,25 +379,45 @@ mod tests {
             b"",
         )
         .unwrap();
+        let wheel = dir.path().join("venv/onnxruntime/capi");
         let c = candidate_paths(
             None,
             Some("/env/libonnxruntime.so".into()),
             Some(&exe),
-            &prov,
+            std::slice::from_ref(&wheel),
+            std::slice::from_ref(&prov),
         );
         assert_eq!(c[0], PathBuf::from("/env/libonnxruntime.so"));
         assert_eq!(c[1], exe.join(default_file_name()));
         assert_eq!(c[2], exe.join("lib").join(default_file_name()));
-        assert_eq!(c[3].parent().unwrap(), prov.join("gpu/onnxruntime/capi"));
+        assert_eq!(c[3], wheel.join(default_file_name()));
+        assert_eq!(c[4].parent().unwrap(), prov.join("gpu/onnxruntime/capi"));
         if cfg!(target_os = "linux") {
-            assert_eq!(c[4], cpu_capi.join("libonnxruntime.so.1.31.1"));
+            assert_eq!(c[5], cpu_capi.join("libonnxruntime.so.1.31.1"));
         }
-        assert_eq!(c.len(), 5);
+        assert_eq!(c.len(), 6);
+    }
+
+    #[test]
+    fn provisioned_runtimes_are_found_walking_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("checkout/.prism/runtime");
+        std::fs::create_dir_all(&root).unwrap();
+        let exe_dir = dir.path().join("checkout/target/debug/deps");
+        std::fs::create_dir_all(&exe_dir).unwrap();
+        let elsewhere = dir.path().join("elsewhere");
+        std::fs::create_dir_all(&elsewhere).unwrap();
+        // From the executable's folder and from the current directory; nearest first, once.
+        assert_eq!(
+            provisioned_roots(&[&exe_dir, &dir.path().join("checkout")]),
+            vec![root.clone()]
+        );
+        assert!(provisioned_roots(&[&elsewhere]).is_empty());
     }
 
     #[test]
     fn empty_env_var_is_ignored() {
-        let c = candidate_paths(None, Some("".into()), None, Path::new("/p"));
+        let c = candidate_paths(None, Some("".into()), None, &[], &[PathBuf::from("/p")]);
         assert_eq!(c.len(), 2);
     }
 

@@ -5,7 +5,6 @@ use std::time::Instant;
 
 use half::f16;
 use ndarray::ArrayD;
-use ort::ep::ExecutionProvider;
 use ort::session::builder::{GraphOptimizationLevel, SessionBuilder};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -19,6 +18,11 @@ use crate::onnx::{Dim, ElementType, TensorSpec};
 use crate::runtime::{Runtime, RuntimeOptions};
 
 mod any_size;
+mod fallback;
+mod providers;
+mod tiny_model;
+
+pub use providers::{ConvSearch, EpSpec, ProfileInput, ShapeProfile, engine_cache_key, plan};
 
 /// Graph optimisation level, as in ONNX Runtime.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -73,6 +77,9 @@ pub struct TensorRtOptions {
     pub cache_dir: Option<PathBuf>,
     /// Builder optimisation level 0..=5 (TensorRT's default is 3).
     pub builder_optimization_level: u8,
+    /// Min/opt/max input shapes (from the tile plan), so one engine serves a whole run; `None`
+    /// lets TensorRT build an engine per new shape.
+    pub profile: Option<ShapeProfile>,
 }
 
 impl Default for TensorRtOptions {
@@ -81,6 +88,7 @@ impl Default for TensorRtOptions {
             fp16: true,
             cache_dir: Some(default_cache_dir().join("tensorrt")),
             builder_optimization_level: 3,
+            profile: None,
         }
     }
 }
@@ -183,6 +191,8 @@ pub struct LoadReport {
     pub provider: Provider,
     pub device_id: i32,
     pub precision: Precision,
+    /// Whether the session computes in FP16: an FP16 file, or TensorRT with FP16 kernels.
+    pub fp16_kernels: bool,
     /// Providers tried before the one used, with the reason each was passed over.
     pub passed_over: Vec<(Provider, String)>,
     pub optimized_cache: Option<PathBuf>,
@@ -197,6 +207,8 @@ pub struct Model {
     options: SessionOptions,
     /// Input axes whose fixed declared dims were made free ([`Model::accept_shapes`]).
     freed: any_size::Freed,
+    /// The FP16 -> FP32 fallback of [`Model::run_checked`].
+    fallback: fallback::Fallback,
 }
 
 impl std::fmt::Debug for Model {
@@ -237,8 +249,8 @@ impl Model {
                 info
             };
             let builder = configure(options).map_err(AttemptError::Fatal)?;
-            let mut builder =
-                register(builder, provider, device_id, options).map_err(AttemptError::Provider)?;
+            let mut builder = register(builder, provider, device_id, options, &info.sha256)
+                .map_err(AttemptError::Provider)?;
             let (session, cached) =
                 commit(&mut builder, &file, provider, options).map_err(|e| {
                     match (provider, e) {
@@ -252,12 +264,15 @@ impl Model {
         let (file, mut info, optimized_cache) = chosen.expect("set by the successful attempt");
         info.provider = Some(provider);
         let precision = info.precision();
+        let fp16_kernels = precision == Precision::Fp16
+            || (provider == Provider::TensorRt && options.tensorrt.fp16);
         let load_ms = started.elapsed().as_secs_f64() * 1e3;
         tracing::info!(model = %file.display(), %provider, precision = precision.as_str(), load_ms, "model loaded");
         let report = LoadReport {
             provider,
             device_id,
             precision,
+            fp16_kernels,
             passed_over,
             optimized_cache,
             load_ms,
@@ -268,6 +283,7 @@ impl Model {
             report,
             options: options.clone(),
             freed: any_size::Freed::default(),
+            fallback: fallback::Fallback::default(),
         })
     }
 
@@ -412,62 +428,7 @@ fn new_builder() -> Result<SessionBuilder> {
     Ok(ort::session::Session::builder(runtime.environment())?)
 }
 
-/// Registers the provider's execution provider (for CPU, only its arena setting).
-fn register(
-    mut builder: SessionBuilder,
-    provider: Provider,
-    device_id: i32,
-    options: &SessionOptions,
-) -> std::result::Result<SessionBuilder, String> {
-    let result = match provider {
-        Provider::Cpu => ort::ep::CPU::default()
-            .with_arena_allocator(options.cpu_memory_arena)
-            .register(&mut builder),
-        Provider::Cuda => {
-            use ort::ep::cuda::ConvAlgorithmSearch;
-            let mut ep = ort::ep::CUDA::default()
-                .with_device_id(device_id)
-                .with_conv_algorithm_search(
-                    if options.cuda.heuristic_conv_search && !options.deterministic {
-                        ConvAlgorithmSearch::Heuristic
-                    } else if options.deterministic {
-                        ConvAlgorithmSearch::Default
-                    } else {
-                        ConvAlgorithmSearch::Exhaustive
-                    },
-                );
-            if let Some(limit) = options.cuda.memory_limit {
-                ep = ep.with_memory_limit(limit);
-            }
-            ep.register(&mut builder)
-        }
-        Provider::TensorRt => {
-            let t = &options.tensorrt;
-            let mut ep = ort::ep::TensorRT::default()
-                .with_device_id(device_id)
-                .with_fp16(t.fp16)
-                .with_builder_optimization_level(t.builder_optimization_level);
-            if let Some(dir) = &t.cache_dir {
-                if let Err(e) = std::fs::create_dir_all(dir) {
-                    return Err(format!(
-                        "cannot create TensorRT cache {}: {e}",
-                        dir.display()
-                    ));
-                }
-                let dir = dir.display().to_string();
-                ep = ep
-                    .with_engine_cache(true)
-                    .with_engine_cache_path(&dir)
-                    .with_timing_cache(true)
-                    .with_timing_cache_path(&dir);
-            }
-            ep.register(&mut builder)
-        }
-    };
-    result
-        .map(|()| builder)
-        .map_err(|e| e.message().to_string())
-}
+use providers::register;
 
 /// Builds the session, through the optimised-model cache when one is configured.
 fn commit(
@@ -557,11 +518,10 @@ pub fn probe_provider(
     device_id: i32,
     options: &SessionOptions,
 ) -> std::result::Result<(), String> {
-    const PROBE_MODEL: &[u8] = include_bytes!("../../../tests/fixtures/identity.onnx");
     let builder = configure(options).map_err(|e| e.to_string())?;
-    let mut builder = register(builder, provider, device_id, options)?;
+    let mut builder = register(builder, provider, device_id, options, "probe")?;
     builder
-        .commit_from_memory(PROBE_MODEL)
+        .commit_from_memory(&tiny_model::identity())
         .map(|_| ())
         .map_err(|e| e.message().to_string())
 }

@@ -18,6 +18,11 @@ pub(super) struct Freed {
 }
 
 impl Freed {
+    /// Whether no input axis was freed.
+    pub(super) fn is_empty(&self) -> bool {
+        self.axes.is_empty()
+    }
+
     /// The error for a failed run with these input shapes: the refusal of a freed graph when a
     /// freed input ran at another shape than the file declares, else a plain inference failure.
     pub(super) fn run_error(
@@ -141,8 +146,14 @@ impl Model {
         let proto = decode_model(&rewritten).map_err(|e| decode_error(&path, e))?;
         let (provider, device_id) = (self.report.provider, self.report.device_id);
         let builder = configure(&self.options)?;
-        let mut builder = register(builder, provider, device_id, &self.options)
-            .map_err(|reason| Error::ProviderUnavailable { provider, reason })?;
+        let mut builder = register(
+            builder,
+            provider,
+            device_id,
+            &self.options,
+            &self.info.sha256,
+        )
+        .map_err(|reason| Error::ProviderUnavailable { provider, reason })?;
         let session = builder
             .commit_from_memory(&rewritten)
             .map_err(|e| refused(e.message().to_string()))?;
