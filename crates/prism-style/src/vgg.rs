@@ -5,7 +5,6 @@ use std::path::Path;
 
 use ndarray::{Array4, Ix4};
 use prism_core::{Model, SessionOptions, Tensor};
-use prism_hub::resolve_model;
 
 use crate::error::{Error, Result};
 
@@ -119,8 +118,10 @@ impl std::fmt::Debug for Vgg {
 }
 
 impl Vgg {
-    /// Loads the exported graphs of `pool` by model id (see [`Pool::model_ids`]).
+    /// Loads the exported graphs of `pool` by model id (see [`Pool::model_ids`]; `hub` feature).
+    #[cfg(feature = "hub")]
     pub fn load(pool: Pool, options: &SessionOptions) -> Result<Vgg> {
+        use prism_hub::resolve_model;
         let (features, vjp) = pool.model_ids();
         Vgg::from_paths(&resolve_model(features)?, &resolve_model(vjp)?, options)
     }

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 pub enum Error {
     #[error(transparent)]
     Core(#[from] prism_core::Error),
+    #[cfg(feature = "hub")]
     #[error(transparent)]
     Hub(#[from] prism_hub::Error),
 
@@ -39,6 +40,7 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Core(e) => e.exit_code(),
+            #[cfg(feature = "hub")]
             Error::Hub(e) => e.exit_code(),
             Error::Media(e) => e.exit_code(),
             Error::NotSuperResolution { .. } => 5,

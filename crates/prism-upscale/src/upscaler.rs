@@ -66,7 +66,8 @@ impl std::fmt::Debug for Upscaler {
 }
 
 impl Upscaler {
-    /// Loads a model by manifest id or path.
+    /// Loads a model by id or path ([`prism_hub::resolve_model`]; `hub` feature).
+    #[cfg(feature = "hub")]
     pub fn from_model(id_or_path: &str, options: UpscaleOptions) -> Result<Upscaler> {
         let path = prism_hub::resolve_model(id_or_path)?;
         Upscaler::new(&path, options)
