@@ -4,8 +4,6 @@
 //! model never waits for I/O and memory stays bounded on long videos.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::sync_channel;
 
 use anyhow::{Context, Result};
 use clap::Args;
@@ -17,8 +15,9 @@ use prism_interpolate::{
     FrameKind, FrameRate, InterpolatedStream, Interpolator, InterpolatorOptions, OutputFrame,
     PairFlow, SequenceOptions, Timing, flow_to_color, write_flo,
 };
-use prism_media::video::{self, VideoReader, VideoWriter};
-use prism_media::{BatchOptions, Progress, Unit, WriteOptions, read_image, write_image};
+use prism_media::frames::{FrameSink, FrameSource, RunOptions, run_frames};
+use prism_media::video::{self, VideoWriter};
+use prism_media::{BatchOptions, WriteOptions, read_image, write_image};
 
 use crate::global::{self, say, usage};
 use crate::media_args::VideoArgs;
@@ -348,11 +347,6 @@ fn sequence(args: &InterpolateArgs, rife: &mut Interpolator, input: SequenceInpu
         flow: args.flow,
         cancel: Some(global::interrupt_shared()),
     };
-    // This pipeline's own stop: set when the encoder fails or inference ends, so the decoder
-    // stops too. Ctrl-C is the separate, read-only process flag.
-    let stop = &AtomicBool::new(false);
-    // Set when every frame went to the encoder: only then is the video finished and renamed.
-    let completed = &AtomicBool::new(false);
     let inputs: Vec<&Path> = input_paths.iter().map(PathBuf::as_path).collect();
     let flow_dir = if out_video {
         flow_folder_beside(&args.output)
@@ -366,205 +360,86 @@ fn sequence(args: &InterpolateArgs, rife: &mut Interpolator, input: SequenceInpu
         }
         .into());
     }
-    let progress = Progress::new(
-        expected.unwrap_or(0),
-        Unit::Frames,
-        "interpolate",
-        global::show_progress(args.no_progress),
-    );
-    let (src_tx, src_rx) = sync_channel::<prism_interpolate::Result<DynamicImage>>(4);
-    let (out_tx, out_rx) = sync_channel::<OutputFrame>(8);
-    let first_icc = std::sync::Mutex::new(None::<Vec<u8>>);
-    let stats = std::thread::scope(|scope| -> Result<_> {
-        // Decoder.
-        let video_in = match &input {
-            SequenceInput::Video(path) => Some((ffmpeg()?, path.clone())),
-            SequenceInput::Folder(_) => None,
-        };
-        let info_dec = video_info.clone();
-        let icc_ref = &first_icc;
-        scope.spawn(move || {
-            let limits = global::limits();
-            let send = |frame| {
-                src_tx.send(frame).is_ok()
-                    && !stop.load(Ordering::Relaxed)
-                    && !global::interrupted()
-            };
-            match (&input, video_in) {
-                (SequenceInput::Folder(frames), _) => {
-                    for (i, path) in frames.iter().enumerate() {
-                        let frame = read_image(path, &limits)
-                            .map(|l| {
-                                if i == 0 {
-                                    *icc_ref.lock().unwrap() = l.icc_profile;
-                                }
-                                l.image
-                            })
-                            .map_err(|e| prism_interpolate::Error::Input(e.to_string()));
-                        if !send(frame) {
-                            break;
-                        }
-                    }
-                }
-                (SequenceInput::Video(_), Some((ffmpeg, path))) => {
-                    let info = info_dec.expect("probed");
-                    match VideoReader::open(&ffmpeg, &path, &info) {
-                        Ok(reader) => {
-                            for frame in reader {
-                                let frame = frame
-                                    .map_err(|e| prism_interpolate::Error::Input(e.to_string()));
-                                if !send(frame) {
-                                    break;
-                                }
-                            }
-                        }
-                        Err(e) => {
-                            let _ =
-                                src_tx.send(Err(prism_interpolate::Error::Input(e.to_string())));
-                        }
-                    }
-                }
-                _ => unreachable!("a video source always has ffmpeg"),
+    let sink = if out_video {
+        let (w, h, deep) = match &video_info {
+            Some(info) => (info.width, info.height, info.high_bit_depth),
+            None => {
+                let first = read_image(inputs[0], &global::limits())?.image;
+                let deep = matches!(
+                    first,
+                    DynamicImage::ImageRgb16(_)
+                        | DynamicImage::ImageRgba16(_)
+                        | DynamicImage::ImageLuma16(_)
+                        | DynamicImage::ImageLumaA16(_)
+                );
+                (first.width(), first.height(), deep)
             }
-        });
-        // Encoder.
-        let writer_args = (
+        };
+        let source_for_audio = video_info.is_some().then(|| inputs[0].to_path_buf());
+        FrameSink::Video(VideoWriter::create(
+            &ffmpeg()?,
             &args.output,
-            &flow_dir,
-            &args.frame_format,
-            args.preview.as_ref(),
-        );
-        let progress_w = progress.clone();
-        let video_out = if out_video {
-            let (w, h, deep) = match &video_info {
-                Some(info) => (info.width, info.height, info.high_bit_depth),
-                None => {
-                    let first = read_image(inputs[0], &global::limits())?;
-                    let deep = matches!(
-                        first.image,
-                        DynamicImage::ImageRgb16(_)
-                            | DynamicImage::ImageRgba16(_)
-                            | DynamicImage::ImageLuma16(_)
-                            | DynamicImage::ImageLumaA16(_)
-                    );
-                    (first.image.width(), first.image.height(), deep)
-                }
-            };
-            let source_for_audio = video_info.is_some().then(|| inputs[0].to_path_buf());
-            Some(VideoWriter::create(
-                &ffmpeg()?,
-                &args.output,
-                w,
-                h,
-                &out_rate.to_string(),
-                deep,
-                source_for_audio.as_deref(),
-                &args.video.options(),
-            )?)
-        } else {
-            None
-        };
-        let icc_w = &first_icc;
-        let encoder = scope.spawn(move || -> Result<()> {
-            let (dir, flow_dir, ext, preview) = writer_args;
-            let mut video_out = video_out;
-            let mut gif_frames = Vec::new();
-            let result = (|| -> Result<()> {
-                for frame in out_rx.iter() {
-                    if let Some(PairFlow { a, b, flow }) = &frame.flow {
-                        let (u, v) = flow.motion();
-                        write_flow(flow_dir, *a, *b, &u, &v)?;
-                    }
-                    match video_out.as_mut() {
-                        Some(w) => w.write_frame(&frame.image)?,
-                        None => {
-                            let path = dir.join(format!("{:08}.{ext}", frame.index));
-                            let icc = icc_w.lock().unwrap().clone();
-                            write_image(
-                                &path,
-                                &frame.image,
-                                icc.as_deref(),
-                                &WriteOptions {
-                                    png_fast: true,
-                                    ..WriteOptions::default()
-                                },
-                            )?;
-                        }
-                    }
-                    if preview.is_some() && gif_frames.len() < 240 {
-                        gif_frames.push(frame.image.clone());
-                    }
-                    progress_w.inc(1);
-                }
-                Ok(())
-            })();
-            if let Err(e) = result {
-                stop.store(true, Ordering::Relaxed);
-                // Keep draining so the inference thread is never blocked on a full channel.
-                for _ in out_rx.iter() {}
-                return Err(e);
+            w,
+            h,
+            &out_rate.to_string(),
+            deep,
+            source_for_audio.as_deref(),
+            &args.video.options(),
+        )?)
+    } else {
+        FrameSink::Images {
+            dir: args.output.clone(),
+            extension: args.frame_format.clone(),
+            write: WriteOptions {
+                png_fast: true,
+                ..WriteOptions::default()
+            },
+        }
+    };
+    let source = match input {
+        SequenceInput::Folder(paths) => FrameSource::Images(paths),
+        SequenceInput::Video(path) => FrameSource::Video {
+            ffmpeg: ffmpeg()?,
+            path,
+            info: video_info.clone().expect("probed"),
+        },
+    };
+    let run = RunOptions {
+        limits: global::limits(),
+        cancel: Some(global::interrupt_flag()),
+        expected: expected.unwrap_or(0),
+        label: "interpolate",
+        show_progress: global::show_progress(args.no_progress),
+    };
+    let mut gif_frames = Vec::new();
+    let mut last_cut = None;
+    let (stream, _) = run_frames(
+        source,
+        sink,
+        &run,
+        |frames| InterpolatedStream::new(rife, frames.map(|f| f.map_err(Into::into)), options),
+        |frame: &OutputFrame| -> prism_interpolate::Result<()> {
+            if let FrameKind::SceneCut { a, b } = frame.kind
+                && last_cut != Some((a, b))
+            {
+                say!("scene cut between frames {a} and {b}: repeating frame {a}");
+                last_cut = Some((a, b));
             }
-            if !completed.load(Ordering::SeqCst) {
-                // Inference failed or was interrupted: dropping the writer removes its file.
-                return Ok(());
+            if let Some(PairFlow { a, b, flow }) = &frame.flow {
+                let (u, v) = flow.motion();
+                write_flow(&flow_dir, *a, *b, &u, &v)?;
             }
-            if let Some(w) = video_out {
-                w.finish()?;
-            }
-            if let (Some(gif), false) = (preview, gif_frames.is_empty()) {
-                let delay = (1000.0 / out_rate.as_f64()).round().max(20.0) as u32;
-                write_gif(gif, &gif_frames, delay)?;
+            if args.preview.is_some() && gif_frames.len() < 240 {
+                gif_frames.push(frame.image.clone());
             }
             Ok(())
-        });
-        // Inference on this thread.
-        let mut stream = InterpolatedStream::new(rife, src_rx.into_iter(), options)?;
-        let mut failure = None;
-        let mut last_cut = None;
-        for frame in stream.by_ref() {
-            if stop.load(Ordering::Relaxed) {
-                // The encoder failed: its error is the one to report.
-                break;
-            }
-            match frame {
-                Ok(frame) => {
-                    if let FrameKind::SceneCut { a, b } = frame.kind
-                        && last_cut != Some((a, b))
-                    {
-                        progress.println(format!(
-                            "scene cut between frames {a} and {b}: repeating frame {a}"
-                        ));
-                        last_cut = Some((a, b));
-                    }
-                    if out_tx.send(frame).is_err() {
-                        break;
-                    }
-                }
-                Err(e) => {
-                    failure = Some(e);
-                    break;
-                }
-            }
-        }
-        let stats = stream.stats().clone();
-        drop(stream);
-        if failure.is_none() && global::interrupted() {
-            // The decoder stopped early: the sequence is not whole.
-            failure = Some(prism_interpolate::Error::Cancelled);
-        }
-        if failure.is_none() && !stop.load(Ordering::SeqCst) {
-            completed.store(true, Ordering::SeqCst);
-        }
-        drop(out_tx);
-        stop.store(true, Ordering::Relaxed);
-        let written = encoder.join().expect("encoder thread");
-        if let Some(e) = failure {
-            return Err(e.into());
-        }
-        written?;
-        Ok(stats)
-    })?;
-    progress.finish();
+        },
+    )?;
+    if let (Some(gif), false) = (&args.preview, gif_frames.is_empty()) {
+        let delay = (1000.0 / out_rate.as_f64()).round().max(20.0) as u32;
+        write_gif(gif, &gif_frames, delay)?;
+    }
+    let stats = stream.stats().clone();
     say!(
         "read {} frames, wrote {} ({} interpolated, {} scene cuts, {} duplicates dropped) at {} fps to {}",
         stats.read,
@@ -632,8 +507,11 @@ fn write_flow(
     b: u64,
     u: &ndarray::Array2<f32>,
     v: &ndarray::Array2<f32>,
-) -> Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+) -> prism_interpolate::Result<()> {
+    std::fs::create_dir_all(dir).map_err(|error| prism_interpolate::Error::Io {
+        path: dir.to_path_buf(),
+        error,
+    })?;
     let stem = format!("{a:08}-{b:08}");
     write_flo(&dir.join(format!("{stem}.flo")), u, v)?;
     let picture = DynamicImage::ImageRgb8(flow_to_color(u, v, None));

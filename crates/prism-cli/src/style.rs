@@ -184,7 +184,8 @@ pub(crate) fn weights_note(kind: &str) -> &'static str {
 
 /// A video through the same ffmpeg path as upscaling: frames styled one by one, audio kept.
 fn fast_video(style: &mut FeedForward, args: &FastArgs, options: &FastOptions) -> Result<()> {
-    use prism_media::video::{find_ffmpeg, map_video, probe};
+    use prism_media::frames::map_video;
+    use prism_media::video::{find_ffmpeg, probe};
     let output = match &args.output {
         Some(path) => path.clone(),
         None => {

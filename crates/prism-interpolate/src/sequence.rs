@@ -86,6 +86,15 @@ pub struct OutputFrame {
     pub flow: Option<PairFlow>,
 }
 
+impl prism_media::frames::Numbered for OutputFrame {
+    fn index(&self) -> u64 {
+        self.index
+    }
+    fn image(&self) -> &DynamicImage {
+        &self.image
+    }
+}
+
 /// Counters for the report.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SequenceStats {

@@ -14,6 +14,7 @@
 pub mod batch;
 pub mod cleanup;
 pub mod error;
+pub mod frames;
 pub mod image_io;
 pub mod pipeline;
 pub mod progress;

@@ -4,7 +4,8 @@
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use prism_media::video::{VideoOptions, VideoReport, find_ffmpeg, map_video, probe};
+use prism_media::frames::{VideoReport, map_video};
+use prism_media::video::{VideoOptions, find_ffmpeg, probe};
 use prism_media::{
     BatchReport, Job, Limits, LoadedImage, Progress, Unit, WriteOptions, read_image, write_image,
 };

@@ -22,7 +22,7 @@ mod upscaler;
 
 pub use error::{Error, Result};
 pub use files::{upscale_files, upscale_video};
-pub use prism_media::video::VideoReport;
+pub use prism_media::frames::VideoReport;
 pub use upscaler::{
     AlphaMode, Control, OutputScale, SrModelInfo, TileProgress, TileSize, UpscaleOptions, Upscaler,
 };
