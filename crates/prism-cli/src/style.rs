@@ -250,7 +250,8 @@ fn fast(args: FastArgs, runtime: &RuntimeOptions) -> Result<()> {
         ..BatchOptions::default()
     };
     let jobs = plan_jobs(&args.input, args.output.as_deref(), &batch)?;
-    if jobs.len() == 1 {
+    if !args.input.is_dir() {
+        // One file: errors keep their own exit codes (as in upscale).
         let job = &jobs[0];
         let loaded = read_image(&job.input, &global::limits())?;
         let out = style.stylize(&loaded.image, &options)?;
