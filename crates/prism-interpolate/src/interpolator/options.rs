@@ -2,7 +2,7 @@
 
 use prism_core::SessionOptions;
 
-/// How an [`Interpolator`] runs its model.
+/// How an [`Interpolator`](super::Interpolator) runs its model.
 #[derive(Debug, Clone)]
 pub struct InterpolatorOptions {
     pub session: SessionOptions,
