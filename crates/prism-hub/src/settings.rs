@@ -17,6 +17,10 @@ pub fn resolve_token() -> Option<String> {
     let file = set("HF_TOKEN_PATH")
         .map(PathBuf::from)
         .unwrap_or_else(token_file);
+    // No token file is the usual case (never logged in): not worth a warning.
+    if !file.exists() {
+        return None;
+    }
     read_file_string(&file, SMALL_FILE_LIMIT, "token file")
         .map_err(|e| tracing::warn!(error = %e, "token file ignored"))
         .ok()
