@@ -269,8 +269,8 @@ mod tests {
 
     #[test]
     fn bench_resolves_named_and_symbolic_shapes() {
-        let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../tests/fixtures/two_inputs.onnx");
+        let fixture = prism_core::checkout::path("tests/fixtures/two_inputs.onnx")
+            .expect("tests run in a checkout");
         let cpu = prism_core::SessionOptions {
             device: prism_core::Device::Cpu,
             ..prism_core::SessionOptions::default()
