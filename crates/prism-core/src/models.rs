@@ -65,8 +65,9 @@ pub fn find_exported(id: &str) -> Result<Option<ExportedFile>> {
     Ok(None)
 }
 
-/// An existing `.onnx` path is used as is; otherwise `arg` is looked up as a model id and its FP32
-/// file returned (the session picks the FP16 sibling on GPUs).
+/// Path or export-manifest id only. Use `prism_hub::resolve_model` (registry, export, Hub); this
+/// goes once its last caller, a test in prism-interpolate, uses [`find_exported`].
+#[doc(hidden)]
 pub fn resolve_model(arg: &str) -> Result<PathBuf> {
     let path = Path::new(arg);
     if path.is_file() || arg.ends_with(".onnx") || arg.contains(std::path::MAIN_SEPARATOR) {
