@@ -19,6 +19,7 @@ use crate::runtime::{Runtime, RuntimeOptions};
 
 mod any_size;
 mod fallback;
+mod profile;
 mod providers;
 mod tiny_model;
 

@@ -31,14 +31,11 @@ use frames::finish;
 /// A RIFE model ready to interpolate.
 pub struct Interpolator {
     model: Model,
-    /// The FP32 session, loaded the first time an FP16 run produces NaN or Inf.
-    fp32: Option<Model>,
     path: PathBuf,
     options: InterpolatorOptions,
     pad_multiple: usize,
     support: TimestepSupport,
     has_timestep_input: bool,
-    fp32_reruns: usize,
     /// Test hook: pretend every FP16 run produced a NaN, to exercise the FP32 rerun.
     #[cfg(test)]
     pub(crate) poison_fp16: bool,
@@ -66,13 +63,11 @@ impl Interpolator {
         } = contract::read(&model, path)?;
         Ok(Interpolator {
             model,
-            fp32: None,
             path: path.to_path_buf(),
             options,
             pad_multiple,
             support,
             has_timestep_input,
-            fp32_reruns: 0,
             #[cfg(test)]
             poison_fp16: false,
         })
@@ -96,7 +91,7 @@ impl Interpolator {
 
     /// How many runs were redone in FP32 because FP16 produced NaN or Inf.
     pub fn fp32_reruns(&self) -> usize {
-        self.fp32_reruns
+        self.model.fp32_reruns()
     }
 
     /// Converts and pads a frame for the network.

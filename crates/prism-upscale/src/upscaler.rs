@@ -45,8 +45,6 @@ pub struct Control<'a> {
 /// A loaded super-resolution model ready to upscale images.
 pub struct Upscaler {
     model: Model,
-    /// FP32 copy, loaded on first need, for tiles whose FP16 output is not finite.
-    fp32: Option<Model>,
     info: SrModelInfo,
     options: UpscaleOptions,
     tiles: Tiles,
@@ -97,13 +95,27 @@ impl Upscaler {
             .tiles_per_run
             .unwrap_or(if gpu { 4 } else { 1 })
             .max(1);
+        if tiles.fixed.is_none()
+            && let Some(input) = model.info().inputs.first()
+        {
+            // Every run of this upscaler fits this range: one TensorRT engine serves them all.
+            let (m, e) = (tiles.multiple.max(1), tiles.extent());
+            let profile = prism_core::session::ShapeProfile {
+                inputs: vec![prism_core::session::ProfileInput {
+                    name: input.name.clone(),
+                    min: vec![1, 3, m, m],
+                    opt: vec![tiles_per_run, 3, e, e],
+                    max: vec![tiles_per_run, 3, e, e],
+                }],
+            };
+            model.set_shape_profile(profile)?;
+        }
         tracing::info!(
             model = %path.display(), scale = info.scale, pad = info.pad_multiple,
             tile = tiles.core, context = tiles.context, tiles_per_run, provider = %model.provider(), "upscaler ready"
         );
         Ok(Upscaler {
             model,
-            fp32: None,
             info,
             options,
             tiles,
@@ -337,7 +349,7 @@ impl Upscaler {
         Ok(output)
     }
 
-    fn run_once(&mut self, fp32: bool, mut input: Array4<f32>) -> Result<Array4<f32>> {
+    fn run_once(&mut self, mut input: Array4<f32>) -> Result<Array4<f32>> {
         let byte = self.info.value_range == ValueRange::Byte;
         if byte {
             input *= 255.0;
@@ -346,13 +358,11 @@ impl Upscaler {
             input.dim().2 * self.info.scale,
             input.dim().3 * self.info.scale,
         );
-        let model = if fp32 {
-            self.fp32.as_mut().expect("loaded")
-        } else {
-            &mut self.model
-        };
         let started = std::time::Instant::now();
-        let outputs = model.run(vec![Tensor::F32(input.into_dyn())])?;
+        // An FP16 run with NaN or Inf is redone by the model's FP32 twin.
+        let outputs = self
+            .model
+            .run_checked(vec![Tensor::F32(input.into_dyn())])?;
         self.session_time += started.elapsed();
         self.runs += 1;
         let out = outputs

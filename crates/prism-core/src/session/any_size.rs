@@ -122,7 +122,11 @@ impl Model {
         Ok(true)
     }
 
-    fn rebuild_free(&mut self, freed: &Freed, shapes: &[(&str, &[usize])]) -> Result<()> {
+    pub(super) fn rebuild_free(
+        &mut self,
+        freed: &Freed,
+        shapes: &[(&str, &[usize])],
+    ) -> Result<()> {
         let path = self.info.path.clone();
         let bytes = read_model_bytes(&path, MAX_MODEL_BYTES)?;
         // The bytes rewritten must be the very file that was loaded (and verified by the caller).

@@ -16,6 +16,13 @@ pub(super) struct Fallback {
     poison: bool,
 }
 
+impl Fallback {
+    /// Drops a loaded twin, so the next fallback loads it with the current options.
+    pub(super) fn forget_twin(&mut self) {
+        self.twin = None;
+    }
+}
+
 impl Default for Fallback {
     fn default() -> Self {
         Self {
@@ -83,12 +90,12 @@ impl Model {
         let fp16 = self.computes_in_fp16();
         let keep = (fp16 && self.fallback.enabled).then(|| inputs.clone());
         let mut outputs = self.run(inputs)?;
-        if fp16
-            && self.fallback.poison
-            && let Some(Tensor::F32(a)) = outputs.first_mut()
-            && let Some(v) = a.iter_mut().next()
-        {
-            *v = f32::NAN;
+        if fp16 && self.fallback.poison {
+            match outputs.first_mut() {
+                Some(Tensor::F32(a)) => a.iter_mut().take(1).for_each(|v| *v = f32::NAN),
+                Some(Tensor::F16(a)) => a.iter_mut().take(1).for_each(|v| *v = half::f16::NAN),
+                None => {}
+            }
         }
         let Some(inputs) = keep.filter(|_| !all_finite(&outputs)) else {
             return Ok(outputs);

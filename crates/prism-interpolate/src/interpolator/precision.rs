@@ -1,15 +1,16 @@
-//! The session run, with the FP32 rerun when an FP16 session produces NaN or Inf.
+//! The session run, with the FP32 rerun ([`Model::run_checked`]) when an FP16 session produces
+//! NaN or Inf.
 
 use ndarray::Array4;
-use prism_core::{Model, Precision, Tensor};
+use prism_core::{Model, Tensor};
 
 use super::Interpolator;
 use crate::error::{Error, Result};
 
 impl Interpolator {
-    /// Runs the session; an FP16 result with NaN or Inf is redone, with a warning, by the FP32
-    /// model (loaded the first time it is needed). Each run tries FP16 first: overflow depends on
-    /// the content, so one bad frame does not slow down the rest of a video.
+    /// Runs the session; an FP16 result with NaN or Inf is redone, with a warning, by the model's
+    /// FP32 twin. Each run tries FP16 first: overflow depends on the content, so one bad frame
+    /// does not slow down the rest of a video.
     pub(super) fn run_checked(
         &mut self,
         img0: Array4<f32>,
@@ -17,47 +18,27 @@ impl Interpolator {
         times: Array4<f32>,
     ) -> Result<(Array4<f32>, Array4<f32>)> {
         let with_t = self.has_timestep_input;
-        let fp16 = self.model.load_report().precision == Precision::Fp16;
-        let fallback = fp16 && self.options.fp32_fallback;
-        let keep = fallback.then(|| (img0.clone(), img1.clone(), times.clone()));
-        #[allow(unused_mut)]
-        let mut out = run_model(&mut self.model, inputs(img0, img1, times, with_t))?;
+        let fp16 = self.model.computes_in_fp16();
+        self.model.set_fp32_fallback(self.options.fp32_fallback);
         #[cfg(test)]
-        if self.poison_fp16 && fp16 {
-            out.0[[0, 0, 0, 0]] = f32::NAN;
-        }
+        self.model.poison_fp16_runs(self.poison_fp16);
+        let reruns = self.model.fp32_reruns();
+        let out = run_model(&mut self.model, inputs(img0, img1, times, with_t))?;
         if all_finite(&out) {
             return Ok(out);
         }
-        let Some((img0, img1, times)) = keep else {
-            return Err(Error::NonFinite {
-                path: self.path.clone(),
-                precision: if fp16 { "FP16" } else { "FP32" },
-                hint: if fp16 {
-                    " (FP32 fallback disabled)"
-                } else {
-                    ""
-                },
-            });
-        };
-        tracing::warn!(model = %self.path.display(), "FP16 output has NaN or Inf; rerunning in FP32");
-        if self.fp32.is_none() {
-            let mut options = self.options.session.clone();
-            options.precision = Precision::Fp32;
-            self.fp32 = Some(Model::load(&self.path, &options)?);
-        }
-        self.fp32_reruns += 1;
-        let fp32 = self.fp32.as_mut().expect("just loaded");
-        let out = run_model(fp32, inputs(img0, img1, times, with_t))?;
-        if all_finite(&out) {
-            Ok(out)
-        } else {
-            Err(Error::NonFinite {
-                path: self.path.clone(),
-                precision: "FP32",
-                hint: " (also after the FP32 rerun)",
-            })
-        }
+        let rerun = self.model.fp32_reruns() > reruns;
+        Err(Error::NonFinite {
+            path: self.path.clone(),
+            precision: if fp16 && !rerun { "FP16" } else { "FP32" },
+            hint: if rerun {
+                " (also after the FP32 rerun)"
+            } else if fp16 {
+                " (FP32 fallback disabled)"
+            } else {
+                ""
+            },
+        })
     }
 }
 
@@ -71,7 +52,7 @@ fn inputs(img0: Array4<f32>, img1: Array4<f32>, times: Array4<f32>, with_t: bool
 
 fn run_model(model: &mut Model, inputs: Vec<Tensor>) -> Result<(Array4<f32>, Array4<f32>)> {
     let path = model.path().to_path_buf();
-    let mut out = model.run(inputs)?.into_iter();
+    let mut out = model.run_checked(inputs)?.into_iter();
     let (Some(frame), Some(flow)) = (out.next(), out.next()) else {
         return Err(Error::NotInterpolationModel {
             path,
@@ -98,7 +79,7 @@ mod tests {
     use super::super::InterpolatorOptions;
     use super::*;
     use image::DynamicImage;
-    use prism_core::SessionOptions;
+    use prism_core::{Precision, SessionOptions};
 
     /// The FP16 graph (run on CPU here) is made to "produce" a NaN through the test hook: the run
     /// is redone by the FP32 session and gives exactly the FP32 result. Needs the exported
@@ -131,6 +112,7 @@ mod tests {
         let (a, b) = (frame(0), frame(2));
         let mut fp16 = Interpolator::new(&path, options(Precision::Fp16)).unwrap();
         assert_eq!(fp16.model().load_report().precision, Precision::Fp16);
+        assert!(fp16.model().computes_in_fp16());
         fp16.poison_fp16 = true;
         let got = fp16.interpolate(&a, &b, 0.5).unwrap();
         assert_eq!(fp16.fp32_reruns(), 1);

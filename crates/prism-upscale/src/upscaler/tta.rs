@@ -6,7 +6,7 @@ use super::Upscaler;
 use crate::error::Result;
 
 impl Upscaler {
-    pub(super) fn run_model(&mut self, fp32: bool, batch: &Array4<f32>) -> Result<Array4<f32>> {
+    pub(super) fn run_model(&mut self, batch: &Array4<f32>) -> Result<Array4<f32>> {
         let transforms: &[(bool, bool, bool)] = if self.options.tta {
             &[
                 (false, false, false),
@@ -24,7 +24,7 @@ impl Upscaler {
         let mut sum: Option<Array4<f32>> = None;
         for &(transpose, flip_x, flip_y) in transforms {
             let input = dihedral(batch, transpose, flip_x, flip_y, false);
-            let output = self.run_once(fp32, input)?;
+            let output = self.run_once(input)?;
             let mut output = dihedral(&output, transpose, flip_x, flip_y, true);
             if transforms.len() > 1 {
                 // The average of what each view would give on its own (outputs are clamped).
