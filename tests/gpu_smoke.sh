@@ -71,6 +71,7 @@ ENGINES="$PRISM_CACHE_DIR/tensorrt/engines"
 find "$ENGINES" -type f | sort >"$WORK/engines1.txt"
 [[ -s "$WORK/engines1.txt" ]] || fail "no engine written under $ENGINES"
 cat "$WORK/engines1.txt"
+grep -q -- "-fp16-opt3-p" "$WORK/engines1.txt" || fail "the engine folder is not keyed by a shape profile"
 touch "$WORK/marker"
 
 step "TensorRT again (reuses the engine)"
