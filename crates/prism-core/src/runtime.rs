@@ -153,6 +153,11 @@ impl Runtime {
         self.preloaded.get().map_or(&[], Vec::as_slice)
     }
 
+    /// Whether a GPU provider was asked for in this process, so the GPU libraries were looked for.
+    pub fn gpu_preload_attempted(&self) -> bool {
+        self.preloaded.get().is_some()
+    }
+
     /// Preloads the GPU libraries of the `nvidia-*` / `tensorrt-*` wheels beside this runtime, once
     /// per process, in ort's dependency order; called before a GPU provider registers.
     pub fn preload_gpu_libraries(&self) -> &[PathBuf] {
