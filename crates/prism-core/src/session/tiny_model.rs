@@ -25,12 +25,16 @@ fn field_bytes(out: &mut Vec<u8>, field: u64, bytes: &[u8]) {
     out.extend_from_slice(bytes);
 }
 
-/// `ValueInfoProto` of a tensor with fixed dims.
-fn value_info(name: &str, elem_type: u64, dims: &[u64]) -> Vec<u8> {
+/// `ValueInfoProto` of a tensor; a negative dim is symbolic (`d<axis>`).
+fn value_info(name: &str, elem_type: u64, dims: &[i64]) -> Vec<u8> {
     let mut shape = Vec::new();
-    for &d in dims {
+    for (axis, &d) in dims.iter().enumerate() {
         let mut dim = Vec::new();
-        field_varint(&mut dim, 1, d);
+        if d < 0 {
+            field_bytes(&mut dim, 2, format!("d{axis}").as_bytes());
+        } else {
+            field_varint(&mut dim, 1, d as u64);
+        }
         field_bytes(&mut shape, 1, &dim);
     }
     let mut tensor = Vec::new();
@@ -101,7 +105,7 @@ pub(crate) fn identity() -> Vec<u8> {
 /// `y = (x * w) / w` on `[1, n]` of `elem_type`, with the scalar weight `w` given as raw bytes.
 /// An FP16 `w` of +Inf (a weight that overflowed when halved) gives NaN everywhere.
 #[cfg(test)]
-pub(crate) fn scale_unscale(elem_type: u64, n: u64, w: &[u8]) -> Vec<u8> {
+pub(crate) fn scale_unscale(elem_type: u64, n: i64, w: &[u8]) -> Vec<u8> {
     model(
         &[node("Mul", &["x", "w"], "t"), node("Div", &["t", "w"], "y")],
         &[scalar("w", elem_type, w)],
