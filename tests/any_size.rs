@@ -102,7 +102,6 @@ fn a_graph_that_cannot_run_at_another_size_says_so() {
         text.contains("Reshape") || text.contains("reshape"),
         "{text}"
     );
-    assert_eq!(err.exit_code(), 6);
 }
 
 #[test]

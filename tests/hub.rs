@@ -558,5 +558,5 @@ fn oversize_or_malformed_hub_json_is_refused() {
         assert!(matches!(e, Error::BadResponse { .. }), "{e}");
     }
     let e = h.search("esrgan", None, 0).unwrap_err();
-    assert!(matches!(e, Error::Usage(_)) && e.exit_code() == 2, "{e}");
+    assert!(matches!(e, Error::Usage(_)), "{e}");
 }

@@ -150,7 +150,6 @@ fn explicit_gpu_provider_on_a_cpu_runtime_is_an_error_and_auto_falls_back() {
             matches!(err, Error::ProviderUnavailable { .. }),
             "{device}: {err}"
         );
-        assert_eq!(err.exit_code(), 4);
     }
     let model = load(
         &common::fixture("tiny_conv.fp32.onnx"),
@@ -229,7 +228,6 @@ fn inputs_that_do_not_fit_are_named() {
         (expected.as_str(), got.as_str()),
         ("shape 1x3x8x8", "shape 1x3x8x9")
     );
-    assert_eq!(err.exit_code(), 6);
     let err = model.run(vec![]).unwrap_err();
     assert!(matches!(err, Error::InputMismatch { .. }));
     let ok = model
@@ -285,7 +283,6 @@ fn bad_model_files_each_get_their_own_error() {
     assert!(
         err.to_string().contains("unknown_op.onnx") && err.to_string().contains("NoSuchOperator")
     );
-    assert_eq!(err.exit_code(), 5);
     // A missing precision variant that was asked for explicitly.
     let lone = dir.path().join("lone.fp32.onnx");
     std::fs::write(&lone, &whole).unwrap();

@@ -20,7 +20,6 @@ fn a_missing_library_lists_where_it_looked_and_how_to_install() {
     let text = err.to_string();
     assert!(text.contains(&missing.display().to_string()), "{text}");
     assert!(text.contains("cargo xtask setup"), "{text}");
-    assert_eq!(err.exit_code(), 3);
 }
 
 #[test]

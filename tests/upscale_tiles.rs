@@ -110,7 +110,7 @@ fn tile_sizes_are_checked() {
     let model = exported("realesr-animevideov3-x4");
     let err = Upscaler::new(&model, cpu(TileSize::Size(0), None)).unwrap_err();
     assert!(err.to_string().contains("--tile"), "{err}");
-    assert_eq!(err.exit_code(), 2);
+    assert!(matches!(err, prism_upscale::Error::Option(_)), "{err:?}");
     // A huge tile is one run of the (padded) image, like `whole`.
     let crop = astronaut(10, 10, 30, 20);
     let mut upscaler = Upscaler::new(&model, cpu(TileSize::Size(u32::MAX), None)).unwrap();

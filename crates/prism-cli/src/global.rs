@@ -135,7 +135,7 @@ pub fn install_signal_handlers() {
     {
         let _ = ctrlc::set_handler(|| {
             if !first_interrupt() {
-                prism_media::cleanup::abort(prism_core::EXIT_INTERRUPTED);
+                prism_media::cleanup::abort(crate::exit::INTERRUPTED);
             }
         });
     }

@@ -14,6 +14,7 @@ use prism_core::{Model, ModelInfo, Provider, Runtime, RuntimeOptions, SessionOpt
 use prism_hub::resolve_model;
 
 mod bench;
+mod exit;
 mod global;
 mod interpolate;
 mod media_args;
@@ -127,8 +128,8 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            let code = exit_code(&error);
-            if code == prism_core::EXIT_INTERRUPTED {
+            let code = exit::code(&error);
+            if code == exit::INTERRUPTED {
                 eprintln!("interrupted ({error:#}): nothing half-written was left");
             } else {
                 eprintln!("error: {error:#}");
@@ -136,30 +137,6 @@ fn main() -> ExitCode {
             ExitCode::from(u8::try_from(code).unwrap_or(1))
         }
     }
-}
-
-/// The documented exit code of whichever library error ended the command (1 for anything else):
-/// the one place errors become exit codes.
-fn exit_code(error: &anyhow::Error) -> i32 {
-    if error.downcast_ref::<global::Usage>().is_some() {
-        return 2;
-    }
-    macro_rules! code_of {
-        ($($ty:ty),*) => {
-            $(if let Some(e) = error.downcast_ref::<$ty>() {
-                return e.exit_code();
-            })*
-        };
-    }
-    code_of!(
-        prism_core::Error,
-        prism_media::Error,
-        prism_upscale::Error,
-        prism_interpolate::Error,
-        prism_style::Error,
-        prism_hub::Error
-    );
-    1
 }
 
 fn run(cli: Cli) -> Result<()> {

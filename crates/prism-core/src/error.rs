@@ -120,37 +120,6 @@ pub enum Error {
     Cancelled,
 }
 
-/// Exit code of a run stopped by Ctrl-C (128 + SIGINT, as shells report it); every crate's
-/// `Cancelled` error maps to it.
-pub const EXIT_INTERRUPTED: i32 = 130;
-
-impl Error {
-    /// A stable process exit code for this error, documented in the README.
-    pub fn exit_code(&self) -> i32 {
-        match self {
-            Error::RuntimeNotFound { .. }
-            | Error::RuntimeTooOld { .. }
-            | Error::RuntimeInvalid { .. }
-            | Error::RuntimeAlreadyLoaded { .. } => 3,
-            Error::ProviderUnavailable { .. } => 4,
-            Error::Io { .. }
-            | Error::NotOnnx { .. }
-            | Error::TruncatedModel { .. }
-            | Error::InvalidModel { .. }
-            | Error::MissingVariant { .. }
-            | Error::BadMetadata { .. }
-            | Error::Unverified { .. }
-            | Error::UnknownModel { .. } => 5,
-            Error::InputMismatch { .. }
-            | Error::ShapeRefused { .. }
-            | Error::ShapeSyntax { .. }
-            | Error::TensorShape { .. } => 6,
-            Error::Inference { .. } | Error::Ort(_) => 1,
-            Error::Cancelled => EXIT_INTERRUPTED,
-        }
-    }
-}
-
 impl<T> From<ort::Error<T>> for Error {
     fn from(e: ort::Error<T>) -> Self {
         Error::Ort(e.message().to_string())

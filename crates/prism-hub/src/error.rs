@@ -134,16 +134,6 @@ pub enum Error {
 }
 
 impl Error {
-    /// The process exit code (README table): model problems are 5, everything else keeps its own code.
-    pub fn exit_code(&self) -> i32 {
-        match self {
-            Error::Core(e) => e.exit_code(),
-            Error::Io { .. } | Error::Client(_) => 1,
-            Error::Usage(_) => 2,
-            _ => 5,
-        }
-    }
-
     pub(crate) fn io(path: impl Into<PathBuf>, error: std::io::Error) -> Error {
         Error::Io {
             path: path.into(),

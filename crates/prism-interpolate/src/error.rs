@@ -68,22 +68,6 @@ pub enum Error {
 }
 
 impl Error {
-    /// Process exit code, following the README's table (2 usage, 5 model, 6 inputs that do not fit).
-    pub fn exit_code(&self) -> i32 {
-        match self {
-            Error::Core(e) => e.exit_code(),
-            Error::Media(e) => e.exit_code(),
-            Error::NotInterpolationModel { .. } => 5,
-            Error::FrameSize { .. } | Error::Image { .. } | Error::Input(_) => 6,
-            Error::Timestep { .. }
-            | Error::Unreachable { .. }
-            | Error::Scale { .. }
-            | Error::FrameRate { .. } => 2,
-            Error::NonFinite { .. } | Error::Io { .. } => 1,
-            Error::Cancelled => prism_core::EXIT_INTERRUPTED,
-        }
-    }
-
     pub(crate) fn io(path: impl Into<PathBuf>, error: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),

@@ -58,7 +58,13 @@ fn a_huge_pad_multiple_is_refused_by_name() {
             && text.contains("from 1 to 1024"),
         "{text}"
     );
-    assert_eq!(err.exit_code(), 5);
+    assert!(
+        matches!(
+            err,
+            prism_interpolate::Error::Core(prism_core::Error::BadMetadata { .. })
+        ),
+        "{err:?}"
+    );
     // In range, it is used.
     let path = rife_with(dir.path(), "prism.pad_multiple", "64");
     assert_eq!(

@@ -242,8 +242,9 @@ impl BatchReport {
         }
     }
 
-    /// `Ok` when every file succeeded; otherwise the error whose exit code says "interrupted"
-    /// (130), "partial" (7) or "failed" (1).
+    /// `Ok` when every file succeeded; otherwise [`Error::Cancelled`](crate::Error::Cancelled),
+    /// [`Error::PartialBatch`](crate::Error::PartialBatch) or
+    /// [`Error::BatchFailed`](crate::Error::BatchFailed).
     pub fn check(&self) -> crate::Result<()> {
         let failed = self.failed.len();
         if self.cancelled {

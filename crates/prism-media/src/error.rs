@@ -67,27 +67,6 @@ pub enum Error {
 }
 
 impl Error {
-    /// The process exit code for this error (README table): 6 for inputs Prism cannot use,
-    /// 7 for a batch in which only some files failed, 1 for I/O and tool failures, the core's codes for runtime and model errors.
-    pub fn exit_code(&self) -> i32 {
-        match self {
-            Error::Core(e) => e.exit_code(),
-            Error::Decode { .. }
-            | Error::Unsupported { .. }
-            | Error::WouldOverwriteInput { .. }
-            | Error::NoInputs { .. }
-            | Error::TooLarge { .. } => 6,
-            Error::Glob { .. } => 2,
-            Error::PartialBatch { .. } => 7,
-            Error::Io { .. }
-            | Error::Encode { .. }
-            | Error::FfmpegNotFound { .. }
-            | Error::Ffmpeg { .. }
-            | Error::BatchFailed { .. } => 1,
-            Error::Cancelled => prism_core::EXIT_INTERRUPTED,
-        }
-    }
-
     pub(crate) fn io(path: &std::path::Path, error: std::io::Error) -> Error {
         Error::Io {
             path: path.to_path_buf(),

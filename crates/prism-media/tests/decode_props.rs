@@ -50,7 +50,6 @@ fn decode(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), TestCaseError> {
                 ),
                 "unexpected error kind: {e:?}"
             );
-            prop_assert_eq!(e.exit_code(), 6);
         }
     }
     Ok(())

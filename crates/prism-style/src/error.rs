@@ -32,21 +32,4 @@ pub enum Error {
     Cancelled { step: usize },
 }
 
-impl Error {
-    /// The process exit code (README's table): models 5, inputs that do not fit 6, else 1 or core's.
-    pub fn exit_code(&self) -> i32 {
-        match self {
-            Error::Core(e) => e.exit_code(),
-            #[cfg(feature = "hub")]
-            Error::Hub(e) => e.exit_code(),
-            Error::Media(e) => e.exit_code(),
-            Error::BadModel { .. } => 5,
-            Error::Options(_) => 2,
-            Error::ImageSize { .. } => 6,
-            Error::Diverged { .. } => 1,
-            Error::Cancelled { .. } => prism_core::EXIT_INTERRUPTED,
-        }
-    }
-}
-
 pub type Result<T, E = Error> = std::result::Result<T, E>;

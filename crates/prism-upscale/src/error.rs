@@ -34,22 +34,4 @@ pub enum Error {
     Cancelled,
 }
 
-impl Error {
-    /// Exit code (README table): the wrapped crate's code, 5 for an unusable model, 6 for images
-    /// that do not fit, 2 for bad options, 1 otherwise.
-    pub fn exit_code(&self) -> i32 {
-        match self {
-            Error::Core(e) => e.exit_code(),
-            #[cfg(feature = "hub")]
-            Error::Hub(e) => e.exit_code(),
-            Error::Media(e) => e.exit_code(),
-            Error::NotSuperResolution { .. } => 5,
-            Error::TooLarge { .. } => 6,
-            Error::Option(_) => 2,
-            Error::NonFinite { .. } => 1,
-            Error::Cancelled => prism_core::EXIT_INTERRUPTED,
-        }
-    }
-}
-
 pub type Result<T, E = Error> = std::result::Result<T, E>;
