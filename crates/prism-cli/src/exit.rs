@@ -46,8 +46,7 @@ fn core(e: &prism_core::Error) -> i32 {
         | E::InvalidModel { .. }
         | E::MissingVariant { .. }
         | E::BadMetadata { .. }
-        | E::Unverified { .. }
-        | E::UnknownModel { .. } => 5,
+        | E::Unverified { .. } => 5,
         E::InputMismatch { .. }
         | E::ShapeRefused { .. }
         | E::ShapeSyntax { .. }

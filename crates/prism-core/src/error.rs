@@ -54,12 +54,6 @@ pub enum Error {
         available: u64,
     },
 
-    #[error(
-        "no model `{id}`: not a file, and no manifest lists it (searched {}); export it with `python -m prism_export export {id}`",
-        list_inline(.searched)
-    )]
-    UnknownModel { id: String, searched: Vec<PathBuf> },
-
     #[error("{path}: metadata `{key}` is `{value}`; accepted: {accepted}")]
     BadMetadata {
         path: PathBuf,
@@ -132,14 +126,6 @@ fn list_paths(paths: &[PathBuf]) -> String {
         .map(|p| format!("  - {}", p.display()))
         .collect::<Vec<_>>()
         .join("\n")
-}
-
-fn list_inline(paths: &[PathBuf]) -> String {
-    paths
-        .iter()
-        .map(|p| p.display().to_string())
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -65,26 +65,6 @@ pub fn find_exported(id: &str) -> Result<Option<ExportedFile>> {
     Ok(None)
 }
 
-/// Path or export-manifest id only. Use `prism_hub::resolve_model` (registry, export, Hub); this
-/// goes once its last caller, a test in prism-interpolate, uses [`find_exported`].
-#[doc(hidden)]
-pub fn resolve_model(arg: &str) -> Result<PathBuf> {
-    let path = Path::new(arg);
-    if path.is_file() || arg.ends_with(".onnx") || arg.contains(std::path::MAIN_SEPARATOR) {
-        return Ok(path.to_path_buf());
-    }
-    match find_exported(arg)? {
-        Some(file) => Ok(file.path),
-        None => Err(Error::UnknownModel {
-            id: arg.to_string(),
-            searched: manifest_dirs()
-                .iter()
-                .map(|d| d.join("manifest.json"))
-                .collect(),
-        }),
-    }
-}
-
 /// The largest manifest read (a full export's is ~60 KiB).
 pub const MAX_MANIFEST_BYTES: u64 = 16 << 20;
 

@@ -86,7 +86,10 @@ mod tests {
     /// rife-v4.0 (`cargo xtask test`).
     #[test]
     fn fp16_nan_is_rerun_in_fp32() {
-        let path = prism_core::models::resolve_model("rife-v4.0").unwrap();
+        let path = prism_core::models::find_exported("rife-v4.0")
+            .unwrap()
+            .expect("rife-v4.0 is exported: run `cargo xtask test`")
+            .path;
         assert!(
             path.is_file(),
             "{} missing: run `cargo xtask test`",
