@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::sync_channel;
+use std::sync::mpsc::{TrySendError, sync_channel};
 
 use image::DynamicImage;
 
@@ -94,8 +94,19 @@ where
     let limits = options.limits;
     std::thread::scope(|scope| {
         scope.spawn(move || {
-            let send = |frame| {
-                source_tx.send(frame).is_ok() && !stop.load(Ordering::Relaxed) && !cancelled()
+            // Never blocks for good: a step that stops reading early (or returns) sets `stop`.
+            let send = |mut frame| loop {
+                if stop.load(Ordering::Relaxed) || cancelled() {
+                    return false;
+                }
+                match source_tx.try_send(frame) {
+                    Ok(()) => return true,
+                    Err(TrySendError::Full(back)) => {
+                        frame = back;
+                        std::thread::sleep(std::time::Duration::from_millis(2));
+                    }
+                    Err(TrySendError::Disconnected(_)) => return false,
+                }
             };
             match source {
                 FrameSource::Images(paths) => {
