@@ -44,6 +44,19 @@ fn real_png(path: &Path, x: u32, y: u32) {
     photo.crop_imm(x, y, 40, 32).save(path).unwrap();
 }
 
+/// A batch with default limits and write options, skipping finished outputs, no progress bar.
+fn batch(up: &mut prism_upscale::Upscaler, jobs: &[prism_media::Job]) -> prism_media::BatchReport {
+    prism_upscale::upscale_files(
+        up,
+        jobs,
+        &Default::default(),
+        &WriteOptions::default(),
+        true,
+        false,
+        None,
+    )
+}
+
 #[test]
 fn batch_reports_bad_files_goes_on_and_resumes() {
     let dir = tempfile::tempdir().unwrap();
@@ -70,15 +83,7 @@ fn batch_reports_bad_files_goes_on_and_resumes() {
     let jobs = plan_jobs(&input, Some(&out), &options).unwrap();
     assert_eq!(jobs.len(), 6);
     let mut up = upscaler();
-    let report = prism_upscale::upscale_files(
-        &mut up,
-        &jobs,
-        &Default::default(),
-        &WriteOptions::default(),
-        true,
-        false,
-        None,
-    );
+    let report = batch(&mut up, &jobs);
     assert_eq!(report.outcome(), Outcome::Partial);
     assert_eq!(report.written.len(), 2, "{report:?}");
     let failed: Vec<(String, String)> = report
@@ -119,15 +124,7 @@ fn batch_reports_bad_files_goes_on_and_resumes() {
         .unwrap()
         .modified()
         .unwrap();
-    let again = prism_upscale::upscale_files(
-        &mut up,
-        &jobs,
-        &Default::default(),
-        &WriteOptions::default(),
-        true,
-        false,
-        None,
-    );
+    let again = batch(&mut up, &jobs);
     assert_eq!(again.skipped.len(), 2);
     assert_eq!(again.written.len(), 0);
     assert_eq!(again.failed.len(), 4);
@@ -184,15 +181,7 @@ fn read_only_output_folder_is_a_clear_error_without_partial_files() {
     )
     .unwrap();
     let mut up = upscaler();
-    let report = prism_upscale::upscale_files(
-        &mut up,
-        &jobs,
-        &Default::default(),
-        &WriteOptions::default(),
-        true,
-        false,
-        None,
-    );
+    let report = batch(&mut up, &jobs);
     assert_eq!(report.outcome(), Outcome::Failed);
     let message = &report.failed[0].1;
     assert!(message.contains(&locked.display().to_string()), "{message}");
@@ -215,15 +204,7 @@ fn icc_profile_and_sixteen_bit_survive_a_round_trip() {
     prism_media::write_image(&input, &crop, Some(&icc), &WriteOptions::default()).unwrap();
     let jobs = plan_jobs(&input, None, &BatchOptions::default()).unwrap();
     let mut up = upscaler();
-    let report = prism_upscale::upscale_files(
-        &mut up,
-        &jobs,
-        &Default::default(),
-        &WriteOptions::default(),
-        true,
-        false,
-        None,
-    );
+    let report = batch(&mut up, &jobs);
     assert_eq!(report.outcome(), Outcome::Success, "{report:?}");
     let out = prism_media::read_image(&jobs[0].output, &Default::default()).unwrap();
     assert_eq!(out.image.color(), image::ColorType::Rgb16);
@@ -404,15 +385,7 @@ fn exif_orientation_is_applied() {
     assert_eq!(loaded.orientation, image::metadata::Orientation::Rotate90);
     assert_eq!(loaded.image.dimensions(), (24, 40), "rotated upright");
     let jobs = plan_jobs(&path, None, &BatchOptions::default()).unwrap();
-    let report = prism_upscale::upscale_files(
-        &mut upscaler(),
-        &jobs,
-        &Default::default(),
-        &WriteOptions::default(),
-        true,
-        false,
-        None,
-    );
+    let report = batch(&mut upscaler(), &jobs);
     assert_eq!(report.outcome(), Outcome::Success, "{report:?}");
     assert_eq!(
         prism_media::read_image(&jobs[0].output, &Default::default())
