@@ -11,6 +11,7 @@ SPEC_MODULES = (
     ("prism_export.sr", True),
     ("prism_export.rife", False),
     ("prism_export.rife_scales", False),
+    ("prism_export.film", False),
     ("prism_export.style", False),
     ("prism_export.packaged", False),
 )
