@@ -297,10 +297,29 @@ def save_manifest(out_dir: Path, entries: list[dict[str, Any]]) -> None:
         fcntl.flock(lock, fcntl.LOCK_EX)
         existing = {e["id"]: e for e in load_manifest(out_dir)}
         for e in entries:
+            # A gated INT8 variant (prism_export.quantize) stays listed while its FP32 source is unchanged.
+            int8 = existing.get(e["id"], {}).get("files", {}).get("int8")
+            if int8 and int8.get("gate", {}).get("source_sha256") == e["files"].get("fp32", {}).get("sha256"):
+                e["files"].setdefault("int8", int8)
             existing[e["id"]] = e
         merged = sorted(existing.values(), key=lambda e: e["id"])
         tmp = out_dir / f"{MANIFEST}.{os.getpid()}.tmp"
         tmp.write_text(json.dumps(merged, indent=2) + "\n")
+        tmp.replace(out_dir / MANIFEST)
+
+
+def update_manifest_entry(out_dir: Path, model_id: str, change) -> None:
+    """Apply ``change(entry)`` to one listed entry of out_dir/manifest.json; locked, atomic replace."""
+    import fcntl
+
+    with open(out_dir / ".manifest.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        entries = load_manifest(out_dir)
+        for e in entries:
+            if e["id"] == model_id:
+                change(e)
+        tmp = out_dir / f"{MANIFEST}.{os.getpid()}.tmp"
+        tmp.write_text(json.dumps(entries, indent=2) + "\n")
         tmp.replace(out_dir / MANIFEST)
 
 

@@ -435,6 +435,20 @@ fn bench(root: &Path) -> Result<()> {
         .arg("export/bench/engine_overhead.py")
         .arg("--prism")
         .arg(prism(root)))?;
+    step("INT8 variants behind the quality gate (python -m prism_export.quantize; cached)");
+    run(Command::new(&py).args(["-m", "prism_export.quantize"]).args(INT8_MODELS))?;
+    step("side by side: Prism, onnxruntime, PyTorch, ncnn (export/bench/side_by_side.py)");
+    run(Command::new(&py)
+        .arg("export/bench/side_by_side.py")
+        .arg("--prism")
+        .arg(prism(root)))?;
     step("image <-> tensor bridge (cargo bench)");
     run(Command::new("cargo").args(["bench", "-p", "prism-core", "--bench", "bridge"]))
 }
+
+/// The models `cargo xtask bench` quantises (each shipped only if it passes its gate).
+const INT8_MODELS: &[&str] = &[
+    "realesr-animevideov3-x2",
+    "realesr-animevideov3-x4",
+    "realesrgan-x4plus",
+];

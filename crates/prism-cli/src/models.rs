@@ -100,6 +100,34 @@ fn availability(manager: &ModelManager, entry: &prism_hub::ModelEntry) -> Result
     Ok(out)
 }
 
+/// The quality gate of the exported INT8 variant beside the FP32 export, as its manifest lists it.
+fn int8_gate(
+    manager: &ModelManager,
+    entry: &prism_hub::ModelEntry,
+) -> Option<prism_core::models::Gate> {
+    let fp32 = manager.exported_path(entry)?;
+    let name = fp32.file_name()?.to_str()?;
+    let base = name.strip_suffix(".fp32.onnx")?;
+    prism_core::models::int8_gate(&fp32.with_file_name(format!("{base}.int8.onnx")))
+        .ok()
+        .flatten()
+}
+
+/// `pass 41.3 dB, p99.9 2.1/255` for the table.
+fn gate_text(gate: &serde_json::Value) -> String {
+    match (
+        gate["passed"].as_bool(),
+        gate["psnr_db"].as_f64(),
+        gate["p999_abs_255"].as_f64(),
+    ) {
+        (Some(passed), Some(psnr), Some(p999)) => format!(
+            "{} {psnr:.1} dB, p99.9 {p999:.1}/255",
+            if passed { "pass" } else { "FAIL" }
+        ),
+        _ => "-".into(),
+    }
+}
+
 fn list(manager: &ModelManager, task: Option<&str>, json: bool) -> Result<()> {
     if let Some(t) = task
         && !TASKS.contains(&t)
@@ -122,6 +150,7 @@ fn list(manager: &ModelManager, task: Option<&str>, json: bool) -> Result<()> {
             "scale": entry.scale, "precisions": entry.variants.iter().map(|v| v.precision.clone()).collect::<Vec<_>>(),
             "sources": sources, "available": available, "license": entry.license,
             "weights": entry.weights, "upstream": entry.upstream,
+            "int8_gate": int8_gate(manager, entry),
         }));
     }
     if json {
@@ -129,8 +158,8 @@ fn list(manager: &ModelManager, task: Option<&str>, json: bool) -> Result<()> {
         return Ok(());
     }
     println!(
-        "{:<32} {:<12} {:<6} {:<10} {:<20} {:<14} available",
-        "id", "task", "scale", "precision", "sources", "weights"
+        "{:<32} {:<12} {:<6} {:<10} {:<20} {:<14} {:<22} int8 gate (CPU)",
+        "id", "task", "scale", "precision", "sources", "weights", "available"
     );
     for r in rows {
         let join = |k: &str| {
@@ -145,7 +174,7 @@ fn list(manager: &ModelManager, task: Option<&str>, json: bool) -> Result<()> {
         };
         let available = join("available");
         println!(
-            "{:<32} {:<12} {:<6} {:<10} {:<20} {:<14} {}",
+            "{:<32} {:<12} {:<6} {:<10} {:<20} {:<14} {:<22} {}",
             r["id"].as_str().unwrap_or(""),
             r["task"].as_str().unwrap_or(""),
             r["scale"]
@@ -160,6 +189,7 @@ fn list(manager: &ModelManager, task: Option<&str>, json: bool) -> Result<()> {
             } else {
                 available
             },
+            gate_text(&r["int8_gate"]),
         );
     }
     Ok(())

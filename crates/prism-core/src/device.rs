@@ -111,11 +111,14 @@ impl FromStr for Device {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Precision {
-    /// FP16 on GPU providers, FP32 on CPU.
+    /// FP16 on GPU providers; on CPU the INT8 variant where its export passed the quality gate,
+    /// else FP32.
     #[default]
     Auto,
     Fp32,
     Fp16,
+    /// Static INT8 (QDQ) variant, `name.int8.onnx`.
+    Int8,
 }
 
 impl Precision {
@@ -133,6 +136,7 @@ impl Precision {
             Precision::Auto => "auto",
             Precision::Fp32 => "fp32",
             Precision::Fp16 => "fp16",
+            Precision::Int8 => "int8",
         }
     }
 }
@@ -145,31 +149,53 @@ impl FromStr for Precision {
             "auto" => Ok(Precision::Auto),
             "fp32" | "f32" | "float32" => Ok(Precision::Fp32),
             "fp16" | "f16" | "float16" | "half" => Ok(Precision::Fp16),
+            "int8" | "i8" => Ok(Precision::Int8),
             _ => Err(format!(
-                "unknown precision `{s}` (expected auto, fp32 or fp16)"
+                "unknown precision `{s}` (expected auto, fp32, fp16 or int8)"
             )),
         }
     }
 }
 
-/// The file of a model's precision variant: `name.fp32.onnx` <-> `name.fp16.onnx`.
+/// The file of a model's precision variant: `name.fp32.onnx` <-> `name.fp16.onnx` <->
+/// `name.int8.onnx`.
 ///
 /// An explicit precision whose file is missing is an error; `Auto` keeps the given file instead.
+/// `Auto` on CPU takes the INT8 variant only where an export manifest lists it as having passed
+/// its quality gate ([`crate::models::int8_gate`]).
 pub fn resolve_variant(path: &Path, requested: Precision, provider: Provider) -> Result<PathBuf> {
     let want = requested.resolve(provider);
     let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
         return Ok(path.to_path_buf());
     };
     let stem = name.strip_suffix(".onnx").unwrap_or(name);
-    let base = stem
-        .strip_suffix(".fp32")
-        .or_else(|| stem.strip_suffix(".fp16"))
+    let base = [".fp32", ".fp16", ".int8"]
+        .iter()
+        .find_map(|s| stem.strip_suffix(s))
         .unwrap_or(stem);
     let current = if stem.ends_with(".fp16") {
         Precision::Fp16
+    } else if stem.ends_with(".int8") {
+        Precision::Int8
     } else {
         Precision::Fp32
     };
+    if requested == Precision::Auto && provider == Provider::Cpu {
+        if current == Precision::Int8 {
+            return Ok(path.to_path_buf());
+        }
+        let int8 = path.with_file_name(format!("{base}.int8.onnx"));
+        match crate::models::int8_gate(&int8)? {
+            Some(gate) if gate.passed => {
+                tracing::debug!(path = %int8.display(), psnr_db = gate.psnr_db, "INT8 variant passed its gate; using it");
+                return Ok(int8);
+            }
+            Some(_) => {
+                tracing::debug!(path = %int8.display(), "INT8 variant did not pass its gate")
+            }
+            None => {}
+        }
+    }
     if current == want {
         return Ok(path.to_path_buf());
     }

@@ -143,9 +143,14 @@ impl ModelInfo {
         })
     }
 
-    /// FP16 when most weights are FP16, else FP32.
+    /// INT8 for a quantised file (`prism.precision` or INT8 weights), FP16 when most weights are
+    /// FP16, else FP32.
     pub fn precision(&self) -> crate::Precision {
-        if self.weight_type == Some(ElementType::Float16) {
+        if self.metadata.get("prism.precision").map(String::as_str) == Some("int8")
+            || self.weight_type == Some(ElementType::Int8)
+        {
+            crate::Precision::Int8
+        } else if self.weight_type == Some(ElementType::Float16) {
             crate::Precision::Fp16
         } else {
             crate::Precision::Fp32

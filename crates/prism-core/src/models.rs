@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::info::MAX_MODEL_BYTES;
 
 mod verify;
-pub use verify::{Listing, listing, verify_listed};
+pub use verify::{Listing, int8_gate, listing, verify_listed};
 
 /// Folders whose `manifest.json` lists exported models, in search order.
 pub fn manifest_dirs() -> Vec<PathBuf> {
@@ -69,18 +69,38 @@ pub fn find_exported(id: &str) -> Result<Option<ExportedFile>> {
 pub const MAX_MANIFEST_BYTES: u64 = 16 << 20;
 
 /// One model of a manifest: its id and files by precision (`fp32`, `fp16`).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ManifestEntry {
     pub id: String,
     pub files: BTreeMap<String, ManifestFile>,
 }
 
 /// One file of a manifest entry; `path` is relative to the manifest's folder.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ManifestFile {
     pub path: PathBuf,
     pub sha256: Option<String>,
     pub size_bytes: Option<u64>,
+    /// The quality gate an INT8 variant passed at export (`prism_export.quantize`).
+    #[serde(default)]
+    pub gate: Option<Gate>,
+}
+
+/// An INT8 variant's quality gate, measured on held-out photos against the FP32 file's output.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize, serde::Serialize)]
+pub struct Gate {
+    pub passed: bool,
+    /// Worst held-out crop's PSNR (dB) against the FP32 output.
+    pub psnr_db: f64,
+    /// 99.9th percentile of the absolute pixel error, in 1/255.
+    pub p999_abs_255: f64,
+    #[serde(default)]
+    pub psnr_floor_db: Option<f64>,
+    #[serde(default)]
+    pub p999_limit_255: Option<f64>,
+    /// Calibration method (MinMax, Percentile, Entropy).
+    #[serde(default)]
+    pub method: Option<String>,
 }
 
 /// The manifest at `path`, `None` when there is none; read bounded and validated.

@@ -7,11 +7,13 @@ use super::{ExportedFile, manifest_dirs, read_manifest};
 use crate::error::{Error, Result};
 
 /// Where a manifest lists a file: the model id, the precision key and the recorded facts.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Listing {
     pub id: String,
     pub precision: String,
     pub file: ExportedFile,
+    /// The quality gate recorded with the file (INT8 variants).
+    pub gate: Option<super::Gate>,
 }
 
 /// The manifest entry that lists `file`: looked for in the manifest folders and in the file's own
@@ -60,12 +62,24 @@ pub fn listing(file: &Path) -> Result<Option<Listing>> {
                             size_bytes: f.size_bytes,
                             manifest,
                         },
+                        gate: f.gate,
                     }));
                 }
             }
         }
     }
     Ok(None)
+}
+
+/// The quality gate of an INT8 file as its manifest lists it; `None` when the file is missing or
+/// no manifest lists it as an `int8` variant.
+pub fn int8_gate(file: &Path) -> Result<Option<super::Gate>> {
+    if !file.is_file() {
+        return Ok(None);
+    }
+    Ok(listing(file)?
+        .filter(|l| l.precision == "int8")
+        .and_then(|l| l.gate))
 }
 
 /// Checks `chosen` (the file asked for, `given`, or its precision variant), of `size` bytes and
