@@ -67,14 +67,14 @@ fn pair_with_flow_and_preview() {
         .arg(&gif));
     assert_eq!(code, 0, "{err}");
     for i in 0..5 {
-        let f = image::open(out.join(format!("{i:06}.png"))).unwrap();
+        let f = image::open(out.join(format!("{i:08}.png"))).unwrap();
         assert_eq!((f.width(), f.height()), (301, 203));
     }
     assert_eq!(
-        image::open(out.join("000000.png")).unwrap().to_rgb8(),
+        image::open(out.join("00000000.png")).unwrap().to_rgb8(),
         image::open(dir.join("a.png")).unwrap().to_rgb8()
     );
-    let middle = image::open(out.join("000002.png")).unwrap().to_rgb8();
+    let middle = image::open(out.join("00000002.png")).unwrap().to_rgb8();
     let v46 = common::root().join("export/out/parity/interpolate/v46-I1-crop-t05/ref.png");
     let reference = image::open(&v46)
         .unwrap_or_else(|e| panic!("{}: {e}: {}", v46.display(), common::SETUP))
@@ -131,7 +131,7 @@ fn flow_scale_uses_the_scaled_export() {
                 scale,
             ]));
         assert_eq!(code, 0, "--scale {scale}: {err}");
-        middles.push(image::open(out.join("000001.png")).unwrap().to_rgb8());
+        middles.push(image::open(out.join("00000001.png")).unwrap().to_rgb8());
     }
     let (full, half) = (&middles[0], &middles[1]);
     assert_eq!(full.dimensions(), half.dimensions());
@@ -217,7 +217,8 @@ fn video_to_sixty_keeps_audio() {
 }
 
 /// Errors: frames of different sizes (6), a timestep HD v3 cannot reach (2) unless the nearest
-/// is asked for, an output folder holding the inputs (refused; inputs untouched).
+/// is asked for, a folder with an earlier run's frames (2 unless --overwrite), an output folder
+/// holding the inputs (refused; inputs untouched).
 #[test]
 fn errors_are_clear_and_inputs_safe() {
     let dir = pair_dir();
@@ -256,6 +257,12 @@ fn errors_are_clear_and_inputs_safe() {
     let (code, err) = hd(&["--nearest-timestep"]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(std::fs::read_dir(tmp.path().join("hd")).unwrap().count(), 3);
+    // Frames of an earlier run are not mixed with new ones unless --overwrite says so.
+    let (code, err) = hd(&["--nearest-timestep"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("earlier run") && err.contains("--overwrite"), "{err}");
+    let (code, err) = hd(&["--nearest-timestep", "--overwrite"]);
+    assert_eq!(code, 0, "{err}");
 
     let inputs = tmp.path().join("in");
     std::fs::create_dir(&inputs).unwrap();

@@ -10,8 +10,8 @@ use std::process::Command;
 use common::{SETUP, exported, real_image};
 use image::GenericImageView;
 use prism_core::{Device, SessionOptions};
-use prism_media::video::{VideoOptions, VideoReader, find_ffmpeg, probe};
-use prism_media::{BatchOptions, Outcome, WriteOptions, plan_jobs};
+use prism_media::video::{VideoReader, find_ffmpeg, probe};
+use prism_media::{BatchOptions, MapJob, MapReport, Outcome, WriteOptions, map_media, plan_jobs};
 use prism_upscale::{TileSize, UpscaleOptions, Upscaler};
 
 fn upscaler() -> Upscaler {
@@ -46,15 +46,20 @@ fn real_png(path: &Path, x: u32, y: u32) {
 
 /// A batch with default limits and write options, skipping finished outputs, no progress bar.
 fn batch(up: &mut prism_upscale::Upscaler, jobs: &[prism_media::Job]) -> prism_media::BatchReport {
-    prism_upscale::upscale_files(
-        up,
-        jobs,
-        &Default::default(),
-        &WriteOptions::default(),
-        true,
-        false,
-        None,
-    )
+    let job = MapJob::new(&jobs[0].input, None);
+    prism_media::map::map_files(jobs, &job, up).unwrap()
+}
+
+/// A video run with default options.
+fn video_run(
+    up: &mut prism_upscale::Upscaler,
+    input: &Path,
+    output: &Path,
+) -> Result<prism_media::map::VideoReport, prism_upscale::Error> {
+    match map_media(&MapJob::new(input, Some(output)), up)? {
+        MapReport::Video { video, .. } => Ok(video),
+        other => panic!("not a video run: {other:?}"),
+    }
 }
 
 #[test]
@@ -278,17 +283,7 @@ fn video_upscaled_with_audio_and_metadata_kept() {
     assert!(source.has_audio);
     let output = dir.path().join("pan_x2.mp4");
     let mut up = upscaler();
-    let report = prism_upscale::upscale_video(
-        &mut up,
-        &video,
-        &output,
-        &Default::default(),
-        None,
-        &VideoOptions::default(),
-        false,
-        None,
-    )
-    .unwrap();
+    let report = video_run(&mut up, &video, &output).unwrap();
     assert_eq!(report.frames, 8);
     let info = probe(&ffmpeg(), &output, &Default::default()).unwrap();
     assert_eq!((info.width, info.height), (128, 96));
@@ -333,29 +328,9 @@ fn video_upscaled_with_audio_and_metadata_kept() {
     );
     // No temporary files left; the input is untouched; writing over the input is refused.
     assert!(files_in(dir.path()).iter().all(|n| !n.contains(".prism-")));
-    let err = prism_upscale::upscale_video(
-        &mut up,
-        &video,
-        &video,
-        &Default::default(),
-        None,
-        &VideoOptions::default(),
-        false,
-        None,
-    )
-    .unwrap_err();
+    let err = video_run(&mut up, &video, &video).unwrap_err();
     assert!(err.to_string().contains("refusing"), "{err}");
-    let err = prism_upscale::upscale_video(
-        &mut up,
-        &dir.path().join("f00.png"),
-        &dir.path().join("x.mp4"),
-        &Default::default(),
-        None,
-        &VideoOptions::default(),
-        false,
-        None,
-    );
-    assert!(err.is_ok() || err.unwrap_err().to_string().contains("f00.png"));
+    assert!(report.audio_copied);
 }
 
 /// A JPEG whose EXIF says "rotate 90° clockwise" (orientation 6) is read upright.

@@ -96,8 +96,12 @@ fn interpolate(e: &prism_interpolate::Error) -> i32 {
         E::Core(e) => core(e),
         E::Media(e) => media(e),
         E::NotInterpolationModel { .. } => 5,
-        E::FrameSize { .. } | E::Image { .. } | E::Input(_) => 6,
-        E::Timestep { .. } | E::Unreachable { .. } | E::Scale { .. } | E::FrameRate { .. } => USAGE,
+        E::FrameSize { .. } | E::Image { .. } | E::Input(_) | E::Memory { .. } => 6,
+        E::Timestep { .. }
+        | E::Unreachable { .. }
+        | E::Scale { .. }
+        | E::FrameRate { .. }
+        | E::Output { .. } => USAGE,
         E::NonFinite { .. } | E::Io { .. } => 1,
         E::Cancelled => INTERRUPTED,
     }

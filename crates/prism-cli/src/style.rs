@@ -6,15 +6,15 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
 use prism_core::RuntimeOptions;
-use prism_media::{BatchOptions, WriteOptions, plan_jobs, read_image, write_image};
+use prism_media::{MapReport, WriteOptions, map_media, read_image, write_image};
 use prism_style::loss::LayerWeight;
 use prism_style::{
-    FastOptions, FeedForward, Init, LineSearch, LossWeights, NeuralOptions, Optimizer, Pool,
+    FastOptions, FastStep, Init, LineSearch, LossWeights, NeuralOptions, Optimizer, Pool,
     StyleImage, Vgg, neural_style,
 };
 
 use crate::global::{self, say, usage};
-use crate::media_args::{BatchArgs, VideoArgs};
+use crate::media_args::{BatchArgs, OutputArgs, VideoArgs, map_job, say_report};
 use crate::session_args::SessionArgs;
 
 #[derive(Args)]
@@ -67,6 +67,8 @@ pub struct FastArgs {
     pub preserve_colors: bool,
     #[command(flatten)]
     pub batch: BatchArgs,
+    #[command(flatten)]
+    pub out: OutputArgs,
     #[command(flatten)]
     pub video: VideoArgs,
     /// Also write content | (style image |) result side by side, labelled, to this file.
@@ -182,51 +184,6 @@ pub(crate) fn weights_note(kind: &str) -> &'static str {
     }
 }
 
-/// A video through the same ffmpeg path as upscaling: frames styled one by one, audio kept.
-fn fast_video(style: &mut FeedForward, args: &FastArgs, options: &FastOptions) -> Result<()> {
-    use prism_media::frames::map_video;
-    use prism_media::video::{find_ffmpeg, probe};
-    let output = match &args.output {
-        Some(path) => path.clone(),
-        None => {
-            let stem = args.input.file_stem().unwrap_or_default().to_string_lossy();
-            let ext = args.input.extension().unwrap_or_default().to_string_lossy();
-            args.input
-                .with_file_name(format!("{stem}{}.{ext}", style.suffix()))
-        }
-    };
-    if output.exists() && !args.batch.overwrite {
-        usage!(
-            "{} exists (pass --overwrite to replace it)",
-            output.display()
-        );
-    }
-    let ffmpeg = find_ffmpeg(args.video.ffmpeg.as_deref())?;
-    let info = probe(&ffmpeg, &args.input, &global::limits())?;
-    let size = options.output_size(info.width, info.height);
-    let show = global::show_progress(false);
-    let report = map_video(
-        &ffmpeg,
-        &args.input,
-        info,
-        &output,
-        size,
-        &args.video.options(),
-        "style",
-        show,
-        Some(global::interrupt_flag()),
-        |frame| style.stylize(frame, options),
-    )?;
-    say!(
-        "{} frames ({}x{}) -> {}",
-        report.frames,
-        report.width,
-        report.height,
-        output.display()
-    );
-    Ok(())
-}
-
 fn fast(args: FastArgs, runtime: &RuntimeOptions) -> Result<()> {
     let options = FastOptions {
         content_scale: args.content_scale,
@@ -238,76 +195,41 @@ fn fast(args: FastArgs, runtime: &RuntimeOptions) -> Result<()> {
     if let Some(sheet) = &args.index_sheet {
         return crate::style_fast::index_sheet(&args, &session, sheet);
     }
+    if args.sheet.is_some() && (args.input.is_dir() || prism_media::video::is_video(&args.input)) {
+        usage!(
+            "--sheet is for one image; {} is not one",
+            args.input.display()
+        );
+    }
     let mut style = crate::style_fast::open(&args, &session)?;
-    if prism_media::video::is_video(&args.input) {
-        return fast_video(&mut style, &args, &options);
-    }
-    let batch = BatchOptions {
-        recursive: args.batch.recursive,
-        glob: args.batch.glob.clone(),
-        suffix: style.suffix(),
-        skip_existing: !args.batch.overwrite,
-        ..BatchOptions::default()
+    let suffix = style.suffix();
+    let label = style.label();
+    let job = map_job(
+        &args.input,
+        args.output.as_deref(),
+        &args.batch,
+        &args.out,
+        &args.video,
+        suffix,
+        "style",
+    );
+    let mut step = FastStep {
+        net: &mut style,
+        options,
     };
-    let jobs = plan_jobs(&args.input, args.output.as_deref(), &batch)?;
-    if !args.input.is_dir() {
-        // One file: errors keep their own exit codes (as in upscale).
-        let job = &jobs[0];
-        let loaded = read_image(&job.input, &global::limits())?;
-        let out = style.stylize(&loaded.image, &options)?;
-        global::check_interrupted()?;
-        write_image(
-            &job.output,
-            &out,
-            loaded.icc_profile.as_deref(),
-            &WriteOptions::default(),
-        )?;
-        if let Some(sheet) = &args.sheet {
-            let style_image = match &args.style_image {
-                Some(path) => Some(read_image(path, &global::limits())?.image),
-                None => None,
-            };
-            let mut tiles = vec![(&loaded.image, "content".to_string())];
-            if let Some(s) = &style_image {
-                tiles.push((s, "style image".to_string()));
-            }
-            tiles.push((&out, style.label()));
-            let s = prism_style::label::labelled_grid(&tiles, 384, tiles.len());
-            write_image(sheet, &s, None, &WriteOptions::default())?;
+    let report = map_media(&job, &mut step)?;
+    say_report(&report)?;
+    if let (Some(sheet), MapReport::Image { input, output, .. }) = (&args.sheet, &report) {
+        let mut tiles = vec![(load(input)?, "content".to_string())];
+        if let Some(path) = &args.style_image {
+            tiles.push((load(path)?, "style image".to_string()));
         }
-        if !global::quiet() {
-            println!("{}", job.output.display());
-        }
-        return Ok(());
+        tiles.push((load(output)?, label));
+        let refs: Vec<_> = tiles.iter().map(|(i, l)| (i, l.clone())).collect();
+        let s = prism_style::label::labelled_grid(&refs, 384, refs.len());
+        write_image(sheet, &s, None, &WriteOptions::default())?;
     }
-    let report = prism_media::batch::run_batch(
-        &jobs,
-        batch.skip_existing,
-        |job| read_image(&job.input, &global::limits()).map_err(anyhow::Error::from),
-        |_, loaded| {
-            if global::interrupted() {
-                return None;
-            }
-            Some(
-                style
-                    .stylize(&loaded.image, &options)
-                    .map(|out| (out, loaded.icc_profile))
-                    .map_err(anyhow::Error::from),
-            )
-        },
-        |job, (out, icc)| {
-            write_image(&job.output, &out, icc.as_deref(), &WriteOptions::default())
-                .map_err(anyhow::Error::from)
-        },
-        |job, e| eprintln!("{}: {e:#}", job.input.display()),
-    );
-    say!(
-        "{} written, {} already done, {} failed",
-        report.written.len(),
-        report.skipped.len(),
-        report.failed.len()
-    );
-    Ok(report.check()?)
+    Ok(())
 }
 
 fn load(path: &Path) -> Result<image::DynamicImage> {

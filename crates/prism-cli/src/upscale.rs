@@ -1,17 +1,15 @@
-//! `prism upscale`: a thin layer over `prism_upscale` for files, folders and videos.
+//! `prism upscale`: flags -> `UpscaleOptions`, then one `map_media` run over an image, a folder or
+//! a video.
 
 use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::{Args, ValueEnum};
 use prism_core::RuntimeOptions;
-use prism_media::video::is_video;
-use prism_media::{BatchOptions, WriteOptions, plan_jobs, read_image, write_image};
-
-use crate::global::{self, say};
+use prism_media::map_media;
 use prism_upscale::{AlphaMode, OutputScale, TileSize, UpscaleOptions, Upscaler};
 
-use crate::media_args::{BatchArgs, VideoArgs};
+use crate::media_args::{BatchArgs, OutputArgs, VideoArgs, map_job, say_report};
 use crate::session_args::SessionArgs;
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -65,22 +63,12 @@ pub struct UpscaleArgs {
     /// Test-time augmentation (8 flips/transposes averaged; 8x slower).
     #[arg(long)]
     pub tta: bool,
-    /// Output name suffix (default `_x<scale>`).
-    #[arg(long)]
-    pub suffix: Option<String>,
-    /// Output format for folders: png, jpg, webp or tiff (default: the input's).
-    #[arg(long)]
-    pub format: Option<String>,
-    /// JPEG quality.
-    #[arg(long, default_value_t = 95)]
-    pub quality: u8,
     #[command(flatten)]
     pub batch: BatchArgs,
     #[command(flatten)]
+    pub out: OutputArgs,
+    #[command(flatten)]
     pub video: VideoArgs,
-    /// No progress bars.
-    #[arg(long)]
-    pub no_progress: bool,
     #[command(flatten)]
     pub session: SessionArgs,
 }
@@ -121,15 +109,13 @@ pub fn run(args: UpscaleArgs, runtime: &RuntimeOptions) -> Result<()> {
         max_passes: args.max_passes,
         tta: args.tta,
     };
-    let show = global::show_progress(args.no_progress);
-    let limits = global::limits();
     let path = prism_hub::resolve_model(&args.model)?;
     let mut upscaler = Upscaler::new(&path, options)?;
-    let suffix = args.suffix.clone().unwrap_or_else(|| match scale {
+    let suffix = match scale {
         OutputScale::Factor(f) => format!("_x{f}"),
         OutputScale::Native => format!("_x{}", upscaler.info().scale),
         _ => "_up".into(),
-    });
+    };
     tracing::info!(
         tile = upscaler.tiles().core,
         run = upscaler.tile_size(),
@@ -138,92 +124,14 @@ pub fn run(args: UpscaleArgs, runtime: &RuntimeOptions) -> Result<()> {
         "upscaling with {}",
         path.display()
     );
-
-    if is_video(&args.input) {
-        let output = args
-            .output
-            .clone()
-            .unwrap_or_else(|| prism_media::output_path(&args.input, None, None, &suffix, None));
-        let video = args.video.options();
-        let report = prism_upscale::upscale_video(
-            &mut upscaler,
-            &args.input,
-            &output,
-            &limits,
-            args.video.ffmpeg.as_deref(),
-            &video,
-            show,
-            Some(global::interrupt_flag()),
-        )?;
-        say!(
-            "{}: {} frames, {}x{} -> {}x{}{}",
-            output.display(),
-            report.frames,
-            report.source.width,
-            report.source.height,
-            report.width,
-            report.height,
-            if report.source.has_audio && !args.video.no_audio {
-                ", audio copied"
-            } else {
-                ""
-            }
-        );
-        return Ok(());
-    }
-
-    let batch = BatchOptions {
-        recursive: args.batch.recursive,
-        glob: args.batch.glob.clone(),
+    let job = map_job(
+        &args.input,
+        args.output.as_deref(),
+        &args.batch,
+        &args.out,
+        &args.video,
         suffix,
-        extension: args.format.clone(),
-        skip_existing: !args.batch.overwrite,
-    };
-    let write = WriteOptions {
-        jpeg_quality: args.quality,
-        ..WriteOptions::default()
-    };
-    let jobs = plan_jobs(&args.input, args.output.as_deref(), &batch)?;
-    if !args.input.is_dir() {
-        // One file: errors keep their own exit codes.
-        let job = &jobs[0];
-        prism_media::OutputFormat::from_path(&job.output)?;
-        let loaded = read_image(&job.input, &limits)?;
-        let mut control = prism_upscale::Control {
-            progress: None,
-            cancel: Some(global::interrupt_flag()),
-        };
-        let image = upscaler.upscale_with(&loaded.image, &mut control)?;
-        global::check_interrupted()?;
-        write_image(&job.output, &image, loaded.icc_profile.as_deref(), &write)?;
-        say!(
-            "{} ({}x{}) -> {} ({}x{})",
-            job.input.display(),
-            loaded.image.width(),
-            loaded.image.height(),
-            job.output.display(),
-            image.width(),
-            image.height()
-        );
-        return Ok(());
-    }
-    let report = prism_upscale::upscale_files(
-        &mut upscaler,
-        &jobs,
-        &limits,
-        &write,
-        !args.batch.overwrite,
-        show,
-        Some(global::interrupt_flag()),
+        "upscale",
     );
-    say!(
-        "{} written, {} already done, {} failed",
-        report.written.len(),
-        report.skipped.len(),
-        report.failed.len()
-    );
-    for (_, message) in &report.failed {
-        eprintln!("  failed: {message}");
-    }
-    Ok(report.check()?)
+    say_report(&map_media(&job, &mut upscaler)?)
 }

@@ -45,6 +45,22 @@ pub enum Error {
         hint: &'static str,
     },
 
+    #[error(
+        "{path}: a {width}x{height} frame{} needs about {need_mib} MiB (estimated from the model's \
+         prism.memory_* figures), more than {budget_source} ({budget_mib} MiB); use smaller frames, \
+         or raise --memory-budget MIB if the memory is there",
+        if *.batch > 1 { format!(" in a batch of {}", .batch) } else { String::new() }
+    )]
+    Memory {
+        path: PathBuf,
+        width: usize,
+        height: usize,
+        batch: usize,
+        need_mib: u64,
+        budget_mib: u64,
+        budget_source: &'static str,
+    },
+
     #[error("flow scale {scale} is not supported: {reason}")]
     Scale { scale: f64, reason: String },
 
@@ -62,6 +78,9 @@ pub enum Error {
 
     #[error("{0}")]
     Input(String),
+
+    #[error("{path}: {reason}")]
+    Output { path: PathBuf, reason: String },
 
     #[error("interrupted")]
     Cancelled,

@@ -1,4 +1,4 @@
-//! Frame interpolation with RIFE: pairs, sequences and videos, any timestep, scene cuts, optical flow.
+//! Frame interpolation with RIFE and FILM: pairs, sequences and videos, any timestep, scene cuts, optical flow.
 //!
 //! ```no_run
 //! use prism_interpolate::{Interpolator, InterpolatorOptions};
@@ -12,6 +12,7 @@
 pub mod error;
 pub mod flow;
 pub mod interpolator;
+pub mod media;
 pub mod metrics;
 pub mod sequence;
 pub mod timing;
@@ -19,8 +20,9 @@ pub mod timing;
 pub use error::{Error, Result};
 pub use flow::{Flow, flow_to_color, read_flo, write_flo};
 pub use interpolator::{
-    Interpolated, Interpolator, InterpolatorOptions, Prepared, TimestepSupport,
+    Interpolated, Interpolator, InterpolatorOptions, Prepared, TimestepMode, TimestepSupport,
 };
+pub use media::{MediaJob, MediaReport, Source, interpolate_media};
 pub use sequence::{
     FrameKind, InterpolatedStream, OutputFrame, PairFlow, SequenceOptions, SequenceStats,
 };

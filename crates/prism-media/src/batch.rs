@@ -4,7 +4,6 @@
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::pipeline::pipeline;
 
 /// Extensions of images [`crate::read_image`] decodes.
 pub const IMAGE_EXTENSIONS: &[&str] = &["png", "jpg", "jpeg", "webp", "tif", "tiff"];
@@ -226,8 +225,6 @@ pub struct BatchReport {
     pub skipped: Vec<PathBuf>,
     /// Inputs that failed, with the error message (which names the file).
     pub failed: Vec<(PathBuf, String)>,
-    /// The batch was cancelled before every file was handled.
-    pub cancelled: bool,
 }
 
 impl BatchReport {
@@ -242,14 +239,10 @@ impl BatchReport {
         }
     }
 
-    /// `Ok` when every file succeeded; otherwise [`Error::Cancelled`](crate::Error::Cancelled),
-    /// [`Error::PartialBatch`](crate::Error::PartialBatch) or
-    /// [`Error::BatchFailed`](crate::Error::BatchFailed).
+    /// `Ok` when every file succeeded; otherwise [`Error::PartialBatch`](crate::Error::PartialBatch)
+    /// or [`Error::BatchFailed`](crate::Error::BatchFailed).
     pub fn check(&self) -> crate::Result<()> {
         let failed = self.failed.len();
-        if self.cancelled {
-            return Err(crate::Error::Cancelled);
-        }
         match self.outcome() {
             Outcome::Success => Ok(()),
             Outcome::Partial => Err(crate::Error::PartialBatch {
@@ -259,77 +252,6 @@ impl BatchReport {
             Outcome::Failed => Err(crate::Error::BatchFailed { failed }),
         }
     }
-}
-
-/// Runs a batch: jobs whose output exists are skipped (when `skip_existing`), the rest go through
-/// [`pipeline`]: `decode` on a reader thread, `process` on this thread, `encode` on a writer thread.
-/// A failing job is recorded (and reported through `on_failure`) and the batch goes on. `process`
-/// returning `None` cancels the batch.
-pub fn run_batch<A, B, E>(
-    jobs: &[Job],
-    skip_existing: bool,
-    decode: impl Fn(&Job) -> std::result::Result<A, E> + Send + Sync,
-    mut process: impl FnMut(&Job, A) -> Option<std::result::Result<B, E>>,
-    encode: impl Fn(&Job, B) -> std::result::Result<(), E> + Send + Sync,
-    on_failure: impl Fn(&Job, &E) + Send + Sync,
-) -> BatchReport
-where
-    A: Send,
-    B: Send,
-    E: std::fmt::Display + Send,
-{
-    let mut report = BatchReport::default();
-    let mut todo = Vec::new();
-    for job in jobs {
-        if skip_existing && job.output.is_file() {
-            report.skipped.push(job.output.clone());
-        } else {
-            todo.push(job);
-        }
-    }
-    let folders: std::collections::BTreeSet<&Path> =
-        todo.iter().filter_map(|job| job.output.parent()).collect();
-    for folder in folders {
-        crate::cleanup::remove_stale_partials(folder);
-    }
-    let total = todo.len();
-    let results = std::sync::Mutex::new(Vec::with_capacity(total));
-    let record = |job: &Job, result: std::result::Result<(), E>| {
-        if let Err(e) = &result {
-            on_failure(job, e);
-        }
-        results
-            .lock()
-            .expect("no panics while holding the lock")
-            .push((job.clone(), result.map_err(|e| e.to_string())));
-    };
-    let handled = pipeline(
-        todo,
-        2,
-        |job| (job, decode(job)),
-        |(job, decoded)| {
-            let processed = match decoded {
-                Ok(a) => match process(job, a) {
-                    Some(r) => r,
-                    None => return None,
-                },
-                Err(e) => Err(e),
-            };
-            Some((job, processed))
-        },
-        |(job, processed)| {
-            let result = processed.and_then(|b| encode(job, b));
-            record(job, result);
-        },
-    );
-    report.cancelled = handled < total;
-    for (job, result) in results.into_inner().expect("no poisoned lock") {
-        match result {
-            Ok(()) => report.written.push(job.output),
-            Err(message) => report.failed.push((job.input, message)),
-        }
-    }
-    report
 }
 
 #[cfg(test)]
@@ -385,25 +307,16 @@ mod tests {
         let out = dir.path().join("out");
         let jobs = plan_jobs(dir.path(), Some(&out), &options).unwrap();
         assert_eq!(jobs[1].output, out.join("sub/c_out.png"));
-        let report = run_batch(
-            &jobs,
-            true,
-            |job| std::fs::read(&job.input).map_err(|e| e.to_string()),
-            |job, bytes| {
-                Some(if job.input.ends_with("a.png") {
-                    Err("bad".to_string())
-                } else {
-                    Ok(bytes)
-                })
-            },
-            |job, bytes| {
-                std::fs::create_dir_all(job.output.parent().unwrap()).unwrap();
-                std::fs::write(&job.output, bytes).map_err(|e| e.to_string())
-            },
-            |_, _| {},
-        );
+    }
+
+    #[test]
+    fn outcomes() {
+        let mut report = BatchReport::default();
+        report.written.push("a".into());
+        assert!(report.check().is_ok());
+        report.failed.push(("b".into(), "bad".into()));
         assert_eq!(report.outcome(), Outcome::Partial);
-        assert_eq!(report.failed.len(), 1);
-        assert_eq!(report.written, vec![out.join("sub/c_out.png")]);
+        report.written.clear();
+        assert_eq!(report.outcome(), Outcome::Failed);
     }
 }

@@ -4,9 +4,12 @@
 //!
 //! Decoding, the step and encoding run on three threads joined by bounded channels, so the model
 //! never waits for I/O and memory stays bounded. The first error anywhere stops all three and is
-//! returned as itself; a video is finished (renamed to its name) only when every frame got there.
+//! returned as itself (independent files excepted: see [`RunOptions::keep_going`]); a video is
+//! finished (renamed to its name) only when every frame got there.
 
-use std::path::{Path, PathBuf};
+use std::collections::HashMap;
+use std::fmt::Display;
+use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{TrySendError, sync_channel};
@@ -16,11 +19,12 @@ use image::DynamicImage;
 use crate::error::{Error, Result};
 use crate::image_io::{Limits, WriteOptions, read_image, write_image};
 use crate::progress::{Progress, Unit};
-use crate::video::{VideoInfo, VideoOptions, VideoReader, VideoWriter};
+use crate::video::{VideoInfo, VideoReader, VideoWriter};
 
 /// Where frames come from.
 pub enum FrameSource {
-    /// Image files, in order (the first one's ICC profile goes to image outputs).
+    /// Image files, in order (the first one's ICC profile goes to numbered image outputs, each
+    /// file's own to [`FrameSink::Files`]).
     Images(Vec<PathBuf>),
     /// A video, as [`crate::video::probe`] described it.
     Video {
@@ -36,6 +40,12 @@ pub enum FrameSink {
     Images {
         dir: PathBuf,
         extension: String,
+        write: WriteOptions,
+    },
+    /// Output frame `i` to `outputs[i]`, with source file `i`'s ICC profile, written atomically:
+    /// independent images (a folder batch or one file) through a 1 -> 1 step.
+    Files {
+        outputs: Vec<PathBuf>,
         write: WriteOptions,
     },
     /// An encoder, finished only when the step ended without error or interruption.
@@ -60,35 +70,62 @@ pub struct RunOptions<'a> {
     pub expected: u64,
     pub label: &'static str,
     pub show_progress: bool,
+    /// Independent files: a frame that fails (decoding, the step or writing) is recorded in
+    /// [`Written::failed`] and the run goes on. Off: the first error ends the run.
+    pub keep_going: bool,
+}
+
+/// What reached the sink.
+#[derive(Debug)]
+pub struct Written<E> {
+    /// Frames written.
+    pub frames: u64,
+    /// With [`RunOptions::keep_going`]: the frames that failed (by output index), with the error.
+    pub failed: Vec<(u64, E)>,
 }
 
 /// Runs `make_step` over `source`'s frames and sends what it yields to `sink`; `on_frame` sees each
 /// output frame on the encoder thread after it is written (side outputs: flow files, previews).
-/// Returns the step (for its statistics) and the number of frames written.
+/// Returns the step (for its statistics) and what was written.
 pub fn run_frames<S, O, E>(
     source: FrameSource,
     sink: FrameSink,
     options: &RunOptions<'_>,
     make_step: impl FnOnce(SourceFrames) -> std::result::Result<S, E>,
     mut on_frame: impl FnMut(&O) -> std::result::Result<(), E> + Send,
-) -> std::result::Result<(S, u64), E>
+) -> std::result::Result<(S, Written<E>), E>
 where
     S: Iterator<Item = std::result::Result<O, E>>,
     O: Numbered + Send,
-    E: From<Error> + Send,
+    E: From<Error> + Send + Display,
 {
-    let progress = Progress::new(
-        options.expected,
-        Unit::Frames,
-        options.label,
-        options.show_progress,
-    );
+    let files = matches!(sink, FrameSink::Files { .. });
+    let unit = if files { Unit::Files } else { Unit::Frames };
+    let progress = Progress::new(options.expected, unit, options.label, options.show_progress);
+    let keep_going = options.keep_going;
+    let failed = &Mutex::new(Vec::<(u64, E)>::new());
+    let record = |index: u64, error: E| {
+        progress.println(format!("error: {error}"));
+        failed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((index, error));
+    };
     // This run's own stop: set by a failing encoder and when the step ends, so the decoder stops.
     let stop = &AtomicBool::new(false);
     // Set when every frame reached the encoder: only then is a video finished.
     let completed = &AtomicBool::new(false);
     let cancelled = || options.cancel.is_some_and(|c| c.load(Ordering::Relaxed));
-    let first_icc = &Mutex::new(None::<Vec<u8>>);
+    // ICC profiles by source index: the first one's, or (independent files) each one's until written.
+    let iccs = &Mutex::new(HashMap::<u64, Vec<u8>>::new());
+    let icc_of = |index: u64| -> Option<Vec<u8>> {
+        let mut iccs = iccs.lock().unwrap_or_else(|e| e.into_inner());
+        if files {
+            iccs.remove(&index)
+        } else {
+            iccs.get(&0).cloned()
+        }
+    };
     let (source_tx, source_rx) = sync_channel::<Result<DynamicImage>>(4);
     let (out_tx, out_rx) = sync_channel::<O>(8);
     let limits = options.limits;
@@ -112,9 +149,10 @@ where
                 FrameSource::Images(paths) => {
                     for (i, path) in paths.iter().enumerate() {
                         let frame = read_image(path, &limits).map(|loaded| {
-                            if i == 0 {
-                                *first_icc.lock().unwrap_or_else(|e| e.into_inner()) =
-                                    loaded.icc_profile;
+                            if let Some(icc) = loaded.icc_profile.filter(|_| i == 0 || files) {
+                                iccs.lock()
+                                    .unwrap_or_else(|e| e.into_inner())
+                                    .insert(i as u64, icc);
                             }
                             loaded.image
                         });
@@ -152,8 +190,18 @@ where
                         write,
                     } => {
                         let path = dir.join(format!("{:08}.{extension}", frame.index()));
-                        let icc = first_icc.lock().unwrap_or_else(|e| e.into_inner()).clone();
-                        write_image(&path, frame.image(), icc.as_deref(), write)?;
+                        write_image(&path, frame.image(), icc_of(0).as_deref(), write)?;
+                    }
+                    FrameSink::Files { outputs, write } => {
+                        let index = frame.index();
+                        let path = usize::try_from(index)
+                            .ok()
+                            .and_then(|i| outputs.get(i))
+                            .ok_or_else(|| Error::Encode {
+                                path: PathBuf::from(format!("output #{index}")),
+                                reason: "the step made more frames than there are files".into(),
+                            })?;
+                        write_image(path, frame.image(), icc_of(index).as_deref(), write)?;
                     }
                 }
                 on_frame(frame)?;
@@ -163,6 +211,10 @@ where
             };
             for frame in out_rx.iter() {
                 if let Err(e) = write(&frame) {
+                    if keep_going {
+                        record(frame.index(), e);
+                        continue;
+                    }
                     stop.store(true, Ordering::SeqCst);
                     // Keep draining so the step is never blocked on a full channel.
                     for _ in out_rx.iter() {}
@@ -180,6 +232,8 @@ where
         let result = (|| {
             let mut step = make_step(source_rx.into_iter())?;
             let mut failure = None;
+            // Output index of the next item (for errors, which carry none: 1 -> 1 steps).
+            let mut position = 0u64;
             for frame in step.by_ref() {
                 if stop.load(Ordering::SeqCst) {
                     // The encoder failed: its error is the one to report.
@@ -191,9 +245,15 @@ where
                 }
                 match frame {
                     Ok(frame) => {
+                        position = frame.index() + 1;
                         if out_tx.send(frame).is_err() {
                             break;
                         }
+                    }
+                    Err(e) if keep_going => {
+                        icc_of(position);
+                        record(position, e);
+                        position += 1;
                     }
                     Err(e) => {
                         failure = Some(e);
@@ -218,99 +278,8 @@ where
         let written = encoder.join().expect("the encoder thread does not panic");
         progress.finish();
         let step = result?;
-        Ok((step, written?))
-    })
-}
-
-/// A 1 -> 1 output frame.
-pub struct Mapped {
-    pub index: u64,
-    pub image: DynamicImage,
-}
-
-impl Numbered for Mapped {
-    fn index(&self) -> u64 {
-        self.index
-    }
-    fn image(&self) -> &DynamicImage {
-        &self.image
-    }
-}
-
-/// What [`map_video`] did.
-#[derive(Debug, Clone)]
-pub struct VideoReport {
-    pub source: VideoInfo,
-    pub frames: u64,
-    pub width: u32,
-    pub height: u32,
-}
-
-/// Runs `process` on every frame of `input` (whose [`crate::video::probe`] is `info`) and encodes
-/// the results, `size` pixels each, into `output`, copying audio and metadata as `options` say:
-/// [`run_frames`] with a 1 -> 1 step. Every task's 1 -> 1 video path goes through here.
-#[allow(clippy::too_many_arguments)]
-pub fn map_video<E: From<Error> + Send>(
-    ffmpeg: &Path,
-    input: &Path,
-    info: VideoInfo,
-    output: &Path,
-    size: (u32, u32),
-    options: &VideoOptions,
-    label: &'static str,
-    show_progress: bool,
-    cancel: Option<&AtomicBool>,
-    mut process: impl FnMut(&DynamicImage) -> std::result::Result<DynamicImage, E>,
-) -> std::result::Result<VideoReport, E> {
-    if let (Ok(a), Ok(b)) = (input.canonicalize(), output.canonicalize())
-        && a == b
-    {
-        return Err(Error::WouldOverwriteInput {
-            path: output.to_path_buf(),
-        }
-        .into());
-    }
-    let (width, height) = size;
-    let writer = VideoWriter::create(
-        ffmpeg,
-        output,
-        width,
-        height,
-        &info.frame_rate,
-        info.high_bit_depth,
-        Some(input),
-        options,
-    )?;
-    let run = RunOptions {
-        limits: Limits::default(),
-        cancel,
-        expected: info.frames_estimate.unwrap_or(0),
-        label,
-        show_progress,
-    };
-    let source = FrameSource::Video {
-        ffmpeg: ffmpeg.to_path_buf(),
-        path: input.to_path_buf(),
-        info: info.clone(),
-    };
-    let (_, frames) = run_frames(
-        source,
-        FrameSink::Video(writer),
-        &run,
-        |frames| {
-            Ok(frames
-                .zip(0u64..)
-                .map(move |(frame, index)| -> std::result::Result<Mapped, E> {
-                    let image = process(&frame?)?;
-                    Ok(Mapped { index, image })
-                }))
-        },
-        |_| Ok(()),
-    )?;
-    Ok(VideoReport {
-        source: info,
-        frames,
-        width,
-        height,
+        let frames = written?;
+        let failed = std::mem::take(&mut *failed.lock().unwrap_or_else(|e| e.into_inner()));
+        Ok((step, Written { frames, failed }))
     })
 }

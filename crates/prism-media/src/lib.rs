@@ -1,5 +1,5 @@
 //! Image and video I/O for Prism: decoding with orientation and ICC, atomic writes, folder batches,
-//! ffmpeg pipes, high-quality resampling, pipelining and progress.
+//! ffmpeg pipes, high-quality resampling, and the one frame pipeline every task runs through.
 //!
 //! Nothing here is specific to one task: super-resolution, interpolation and style transfer all read
 //! and write through this crate.
@@ -16,7 +16,7 @@ pub mod cleanup;
 pub mod error;
 pub mod frames;
 pub mod image_io;
-pub mod pipeline;
+pub mod map;
 pub mod progress;
 pub mod resize;
 pub mod video;
@@ -27,6 +27,6 @@ pub use image_io::{
     Limits, LoadedImage, OutputFormat, WriteOptions, atomic_write, read_image, write_gif,
     write_image,
 };
-pub use pipeline::pipeline;
+pub use map::{FrameMap, MapJob, MapReport, map_media};
 pub use progress::{Progress, Unit};
 pub use resize::resize;

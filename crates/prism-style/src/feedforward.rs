@@ -87,3 +87,26 @@ impl FeedForward {
         }
     }
 }
+
+/// A feed-forward network with its options: the 1 -> 1 step `prism style fast` runs over one
+/// image, a folder or a video through [`prism_media::map_media`].
+pub struct FastStep<'a> {
+    pub net: &'a mut FeedForward,
+    pub options: FastOptions,
+}
+
+impl prism_media::FrameMap for FastStep<'_> {
+    type Error = crate::Error;
+
+    fn output_size(&self, width: u32, height: u32) -> Result<(u32, u32)> {
+        Ok(self.options.output_size(width, height))
+    }
+
+    fn map(
+        &mut self,
+        frame: &DynamicImage,
+        _cancel: Option<&std::sync::atomic::AtomicBool>,
+    ) -> Result<DynamicImage> {
+        self.net.stylize(frame, &self.options)
+    }
+}

@@ -51,7 +51,7 @@ pub mod vgg;
 pub use arbitrary::Arbitrary;
 pub use error::{Error, Result};
 pub use fast::{FastOptions, FastStyle};
-pub use feedforward::FeedForward;
+pub use feedforward::{FastStep, FeedForward};
 pub use loss::{LayerWeight, LossTerms, LossWeights};
 pub use multistyle::{MultiStyle, StyleMix};
 pub use neural::{

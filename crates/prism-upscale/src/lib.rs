@@ -16,13 +16,11 @@
 //! TTA) and ONNX Runtime's arena for one tile shape. Non-native output scales add the resampled copy.
 
 pub mod error;
-pub mod files;
+mod files;
 pub mod tiling;
 mod upscaler;
 
 pub use error::{Error, Result};
-pub use files::{upscale_files, upscale_video};
-pub use prism_media::frames::VideoReport;
 pub use upscaler::{
     AlphaMode, Control, OutputScale, SrModelInfo, TileProgress, TileSize, UpscaleOptions, Upscaler,
 };
