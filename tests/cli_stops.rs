@@ -151,7 +151,7 @@ fn folder_error_is_reported_as_itself() {
 fn video_error_is_reported_as_itself() {
     let tmp = tempfile::tempdir().unwrap();
     let clip = video(tmp.path(), "clip.mp4", (64, 48), 6);
-    // (Fast style's video path is upscale's: prism_media::frames::map_video.)
+    // (Fast style runs videos through the same prism_media::map_media as upscale.)
     for task in [vec!["interpolate", "-x", "2"], vec!["upscale", "-m", SR]] {
         let out = tmp.path().join(format!("{}.mkv", task[0]));
         let (code, err) = run(prism()
