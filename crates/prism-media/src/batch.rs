@@ -1,5 +1,5 @@
-//! Folder batches: finding inputs, naming outputs (never over an input), skipping finished outputs
-//! so an interrupted batch resumes, and carrying on past files that fail.
+//! Folder batches: finding inputs, naming outputs (never over an input) and what a batch did.
+//! Running one is [`crate::map::map_files`] (skips finished outputs, goes on past failing files).
 
 use std::path::{Path, PathBuf};
 
