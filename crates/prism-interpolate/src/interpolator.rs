@@ -1,14 +1,17 @@
-//! [`Interpolator`]: one RIFE model, frames in, intermediate frames (and flow) out.
+//! [`Interpolator`]: one RIFE or FILM model, frames in, intermediate frames (and flow) out.
 //!
 //! The network sees frames zero-padded on the right and bottom to the model's pad multiple
 //! (`prism.pad_multiple`) and its results are cropped back, exactly as the official RIFE inference
-//! scripts do. Models with a timestep input (`prism.timestep = any`) are asked for `t` directly;
-//! models that only make the middle frame (`prism.timestep = 0.5`, RIFE HD v3) reach other dyadic
-//! timesteps by recursive bisection, as ECCV2022-RIFE's `inference_img.py --exp` does.
+//! scripts do. Models with a time input (`prism.timestep = any`) are asked for `t` directly, unless
+//! they (FILM, `prism.timestep_mode = bisect`) or the options ask for bisection; models that only
+//! make the middle frame (`prism.timestep = 0.5`, RIFE HD v3) reach other dyadic timesteps by
+//! recursive bisection, as ECCV2022-RIFE's `inference_img.py --exp` does.
 
+mod bisect;
 mod contract;
 mod ensemble;
 mod frames;
+mod memory;
 mod options;
 mod precision;
 mod timestep;
@@ -20,22 +23,25 @@ use prism_core::{ImageTensor, Model, ValueRange, image_to_tensor};
 
 pub use contract::TimestepSupport;
 pub use frames::{Interpolated, Prepared, pad};
-pub use options::InterpolatorOptions;
+pub use options::{InterpolatorOptions, TimestepMode};
 pub use timestep::dyadic;
 
 use crate::error::{Error, Result};
-use contract::Contract;
+use contract::{Contract, TimeInput};
 pub(crate) use frames::check_same_size;
 use frames::finish;
+use memory::MemoryModel;
 
-/// A RIFE model ready to interpolate.
+/// A RIFE or FILM model ready to interpolate.
 pub struct Interpolator {
     model: Model,
     path: PathBuf,
     options: InterpolatorOptions,
     pad_multiple: usize,
+    /// How timesteps are reached: `Any` one run each, `HalfOnly` by bisection.
     support: TimestepSupport,
-    has_timestep_input: bool,
+    time_input: TimeInput,
+    memory: Option<MemoryModel>,
     /// Test hook: pretend every FP16 run produced a NaN, to exercise the FP32 rerun.
     #[cfg(test)]
     pub(crate) poison_fp16: bool,
@@ -52,22 +58,39 @@ impl std::fmt::Debug for Interpolator {
 }
 
 impl Interpolator {
-    /// Loads a RIFE model exported by `prism_export` (inputs `img0, img1[, timestep]`, outputs
+    /// Loads a model exported by `prism_export` (inputs `img0, img1[, timestep | dt]`, outputs
     /// `frame, flow`) and reads its contract from the metadata.
     pub fn new(path: &Path, options: InterpolatorOptions) -> Result<Interpolator> {
         let model = Model::load(path, &options.session)?;
         let Contract {
-            has_timestep_input,
+            time_input,
             support,
+            default_mode,
             pad_multiple,
+            memory,
         } = contract::read(&model, path)?;
+        let support = match (options.timestep_mode.or(default_mode), support) {
+            (Some(TimestepMode::Direct), TimestepSupport::HalfOnly) => {
+                return Err(Error::Timestep {
+                    t: 0.5,
+                    reason: format!(
+                        "{} only makes the middle frame, so other timesteps need bisection, not direct runs",
+                        path.display()
+                    ),
+                });
+            }
+            (Some(TimestepMode::Bisect), _) => TimestepSupport::HalfOnly,
+            (Some(TimestepMode::Direct), _) => TimestepSupport::Any,
+            (None, support) => support,
+        };
         Ok(Interpolator {
             model,
             path: path.to_path_buf(),
             options,
             pad_multiple,
             support,
-            has_timestep_input,
+            time_input,
+            memory,
             #[cfg(test)]
             poison_fp16: false,
         })
@@ -77,6 +100,8 @@ impl Interpolator {
         &self.path
     }
 
+    /// How this interpolator reaches timesteps: `Any` (one run at `t`) or `HalfOnly` (by
+    /// bisection: t = 0.5-only models, and FILM or any model run in [`TimestepMode::Bisect`]).
     pub fn support(&self) -> TimestepSupport {
         self.support
     }
@@ -174,6 +199,8 @@ impl Interpolator {
             .iter()
             .map(|&t| self.reachable(t))
             .collect::<Result<_>>()?;
+        let batch = (1 + usize::from(self.options.ensemble)) * (1 + usize::from(self.options.tta));
+        self.check_memory(a.height, a.width, batch)?;
         let raws = match self.support {
             TimestepSupport::Any => reached
                 .iter()

@@ -5,6 +5,7 @@ use ndarray::Array4;
 use prism_core::{Model, Tensor};
 
 use super::Interpolator;
+use super::contract::TimeInput;
 use crate::error::{Error, Result};
 
 impl Interpolator {
@@ -17,13 +18,13 @@ impl Interpolator {
         img1: Array4<f32>,
         times: Array4<f32>,
     ) -> Result<(Array4<f32>, Array4<f32>)> {
-        let with_t = self.has_timestep_input;
+        let time_input = self.time_input;
         let fp16 = self.model.computes_in_fp16();
         self.model.set_fp32_fallback(self.options.fp32_fallback);
         #[cfg(test)]
         self.model.poison_fp16_runs(self.poison_fp16);
         let reruns = self.model.fp32_reruns();
-        let out = run_model(&mut self.model, inputs(img0, img1, times, with_t))?;
+        let out = run_model(&mut self.model, inputs(img0, img1, times, time_input))?;
         if all_finite(&out) {
             return Ok(out);
         }
@@ -42,10 +43,23 @@ impl Interpolator {
     }
 }
 
-fn inputs(img0: Array4<f32>, img1: Array4<f32>, times: Array4<f32>, with_t: bool) -> Vec<Tensor> {
+fn inputs(
+    img0: Array4<f32>,
+    img1: Array4<f32>,
+    times: Array4<f32>,
+    time_input: TimeInput,
+) -> Vec<Tensor> {
     let mut v = vec![Tensor::F32(img0.into_dyn()), Tensor::F32(img1.into_dyn())];
-    if with_t {
-        v.push(Tensor::F32(times.into_dyn()));
+    match time_input {
+        TimeInput::None => {}
+        TimeInput::Plane => v.push(Tensor::F32(times.into_dyn())),
+        TimeInput::Dt => {
+            let n = times.len();
+            let dt = times
+                .into_shape_with_order((n, 1))
+                .expect("[N,1,1,1] holds N values");
+            v.push(Tensor::F32(dt.into_dyn()));
+        }
     }
     v
 }

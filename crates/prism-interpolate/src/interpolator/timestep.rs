@@ -1,17 +1,17 @@
 //! Timesteps: which ones a model reaches (dyadic for t = 0.5-only models), and the recursive
 //! bisection that makes them.
 
-use std::collections::HashMap;
-
 use ndarray::Array4;
 
+use super::Interpolator;
+use super::bisect;
+use super::contract::TimeInput;
 use super::frames::{Prepared, Raw};
-use super::{Interpolator, TimestepSupport};
 use crate::error::{Error, Result};
 
 impl Interpolator {
-    /// The timestep this model really produces for `t`: `t` itself for timestep models; for
-    /// t = 0.5-only models the dyadic `t`, the nearest reachable one (option), or an error.
+    /// The timestep this model really produces for `t`: `t` itself for models with a time input;
+    /// for t = 0.5-only models the dyadic `t`, the nearest reachable one (option), or an error.
     pub fn reachable(&self, t: f64) -> Result<f64> {
         if !(t > 0.0 && t < 1.0) {
             return Err(Error::Timestep {
@@ -19,67 +19,52 @@ impl Interpolator {
                 reason: "it must lie strictly between 0 and 1".into(),
             });
         }
-        match self.support {
-            TimestepSupport::Any => Ok(t),
-            TimestepSupport::HalfOnly => {
-                let (k, d) = dyadic(t, self.options.max_depth, self.options.nearest_timestep)
-                    .map_err(|nearest| Error::Unreachable {
-                        t,
-                        model: self.path.display().to_string(),
-                        depth: self.options.max_depth,
-                        nearest,
-                    })?;
-                let got = k as f64 / (1u64 << d) as f64;
-                if (got - t).abs() > 1e-9 {
-                    tracing::warn!(
-                        asked = t,
-                        made = got,
-                        "timestep not reachable by bisection; using the nearest"
-                    );
-                }
-                Ok(got)
-            }
+        if self.time_input != TimeInput::None {
+            return Ok(t);
         }
+        let (k, d) = dyadic(t, self.options.max_depth, self.options.nearest_timestep).map_err(
+            |nearest| Error::Unreachable {
+                t,
+                model: self.path.display().to_string(),
+                depth: self.options.max_depth,
+                nearest,
+            },
+        )?;
+        let got = k as f64 / (1u64 << d) as f64;
+        if (got - t).abs() > 1e-9 {
+            tracing::warn!(
+                asked = t,
+                made = got,
+                "timestep not reachable by bisection; using the nearest"
+            );
+        }
+        Ok(got)
     }
 
-    /// RIFE HD v3: every timestep `k / 2^D` by halving the interval that contains it; frames on
-    /// the way are shared between timesteps.
+    /// Every timestep of `ts` by recursive bisection ([`bisect::plan`]); frames on the way are
+    /// shared between timesteps.
     pub(super) fn bisect(&mut self, a: &Prepared, b: &Prepared, ts: &[f64]) -> Result<Vec<Raw>> {
-        let depth = self.options.max_depth;
-        let full = 1u64 << depth;
-        let mut made: HashMap<u64, Raw> = HashMap::new();
-        let mut out = Vec::with_capacity(ts.len());
-        for &t in ts {
-            let target = (t * full as f64).round() as u64;
-            let (mut lo, mut hi) = (0u64, full);
-            loop {
-                let mid = (lo + hi) / 2;
-                if !made.contains_key(&mid) {
-                    let frame_at = |k: u64| -> &Array4<f32> {
-                        if k == 0 {
-                            &a.padded
-                        } else if k == full {
-                            &b.padded
-                        } else {
-                            &made[&k].frame
-                        }
-                    };
-                    let (x, y) = (frame_at(lo).clone(), frame_at(hi).clone());
-                    let raw = self.infer(&x, &y, 0.5, a.height, a.width)?;
-                    made.insert(mid, raw);
-                }
-                if mid == target {
-                    break;
-                }
-                if target < mid {
-                    hi = mid;
+        let mut made: Vec<(f64, Raw)> = Vec::new();
+        let find =
+            |made: &[(f64, Raw)], t: f64| made.iter().position(|(x, _)| (x - t).abs() < 1e-12);
+        for step in bisect::plan(ts, self.options.max_depth) {
+            let frame_at = |t: f64| -> Array4<f32> {
+                if t == 0.0 {
+                    a.padded.clone()
+                } else if t == 1.0 {
+                    b.padded.clone()
                 } else {
-                    lo = mid;
+                    made[find(&made, t).expect("made before")].1.frame.clone()
                 }
-            }
-            out.push(made[&target].clone());
+            };
+            let (x, y) = (frame_at(step.lo), frame_at(step.hi));
+            let raw = self.infer(&x, &y, step.dt as f32, a.height, a.width)?;
+            made.push((step.t, raw));
         }
-        Ok(out)
+        Ok(ts
+            .iter()
+            .map(|&t| made[find(&made, t).expect("planned")].1.clone())
+            .collect())
     }
 }
 
