@@ -29,6 +29,7 @@ const TEST_MODELS: &[&str] = &[
     "rife-hd-v3",
     "rife-v4.6",
     "rife-v4.0-scale0.5",
+    "film",
     "style-mosaic",
     "style-multistyle26",
     "style-arbitrary-predict",
@@ -405,6 +406,8 @@ fn test(root: &Path) -> Result<()> {
     run(Command::new(&py).arg("export/parity/upscale_reference.py"))?;
     step("PyTorch reference frames for interpolation (export/parity/interpolate_refs.py)");
     run(Command::new(&py).arg("export/parity/interpolate_refs.py"))?;
+    step("PyTorch reference frames for FILM (python -m prism_export.film_refs)");
+    run(Command::new(&py).args(["-m", "prism_export.film_refs"]))?;
     step("PyTorch references for style transfer (export/parity/style_parity.py)");
     run(Command::new(&py).arg("export/parity/style_parity.py"))?;
     step("onnxruntime references for the real fast styles (export/parity/fast_style_refs.py)");
