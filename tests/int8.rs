@@ -13,6 +13,11 @@ use prism_core::{Device, Error, Model, Precision, Provider, SessionOptions, Tens
 /// An export folder: `m/m.fp32.onnx` and `m/m.int8.onnx`, with a manifest that lists the FP32 file
 /// and, when `gate` is given, the INT8 one with that gate result.
 fn export_dir(gate: Option<bool>) -> (tempfile::TempDir, PathBuf) {
+    export_dir_as("m", gate)
+}
+
+/// [`export_dir`] with the manifest entry named `id`.
+fn export_dir_as(id: &str, gate: Option<bool>) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let m = dir.path().join("m");
     std::fs::create_dir(&m).unwrap();
@@ -36,7 +41,7 @@ fn export_dir(gate: Option<bool>) -> (tempfile::TempDir, PathBuf) {
         }
         files.insert(precision.into(), record);
     }
-    let manifest = serde_json::json!([{"id": "m", "files": files}]);
+    let manifest = serde_json::json!([{"id": id, "files": files}]);
     std::fs::write(dir.path().join("manifest.json"), manifest.to_string()).unwrap();
     let fp32 = m.join("m.fp32.onnx");
     (dir, fp32)
@@ -135,4 +140,37 @@ fn auto_takes_int8_on_cpu_only_when_the_gate_passed() {
 
     let (_dir, fp32) = export_dir(None);
     assert!(load(&fp32, Precision::Auto).path().ends_with("m.fp32.onnx"));
+}
+
+#[test]
+fn cli_lists_the_gate_and_auto_runs_the_passed_int8_variant() {
+    let (dir, _) = export_dir_as("realesr-animevideov3-x2", Some(true));
+    let out = common::prism()
+        .env("PRISM_MODELS_DIR", dir.path())
+        .args(["models", "list", "--task", "upscale"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("realesr-animevideov3-x2 "))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(line.ends_with("pass 44.1 dB, p99.9 3.2/255"), "{line}");
+    let bench = |precision: &str| {
+        let out = common::prism()
+            .env("PRISM_MODELS_DIR", dir.path())
+            .args(["bench", "realesr-animevideov3-x2", "--shape", "1x3x16x16"])
+            .args(["--device", "cpu", "--runs", "1", "--warmup", "0", "--json"])
+            .args(["--precision", precision])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["precision"].clone()
+    };
+    assert_eq!(bench("auto"), "int8");
+    assert_eq!(bench("fp32"), "fp32");
 }

@@ -39,7 +39,7 @@ OUT = ROOT / "export/out"
 # (model id, ncnn file stem, crop size of the astronaut photo)
 SR = [("realesr-animevideov3-x2", "realesr-animevideov3-x2", 256),
       ("realesr-animevideov3-x4", "realesr-animevideov3-x4", 256),
-      ("realesrgan-x4plus-anime", "realesrgan-x4plus-anime", 128), ("realesrgan-x4plus", "realesrgan-x4plus", 128)]
+      ("realesrgan-x4plus-anime", "realesrgan-x4plus-anime", 96), ("realesrgan-x4plus", "realesrgan-x4plus", 96)]
 RIFE = [("rife-v4.0", 448, 256), ("rife-v4.6", 448, 256), ("rife-v4.0", 1280, 720), ("rife-v4.6", 1280, 720)]
 STYLE_SIZE, NEURAL_SIZE = 512, 512
 
@@ -117,19 +117,24 @@ def ncnn_ms(param: str, binary: str, x: np.ndarray, threads: int, repeat: int) -
     return median_ms(once, repeat)
 
 
+# Started from a small process: a child forked from this one (torch loaded) would count this
+# process's resident memory in its own peak.
+LAUNCH = ("import resource, subprocess, sys, time; t = time.perf_counter(); subprocess.run(sys.argv[1:], check=True, "
+          "stdout=subprocess.DEVNULL); print((time.perf_counter() - t) * 1e3, "
+          "resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0)")
+
+
 def whole(cmd: list[str], repeat: int) -> tuple[float, float]:
     """Median wall ms and the largest peak RSS (MiB) of ``repeat`` runs of ``cmd`` (one warm-up)."""
     walls, peaks = [], []
     for i in range(repeat + 1):
-        t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = (time.perf_counter() - t0) * 1e3
-        if status != 0:
-            raise RuntimeError(f"{' '.join(cmd[:4])} ... failed: {proc.stderr.read().decode()[-2000:]}")
+        proc = subprocess.run([sys.executable, "-c", LAUNCH, *cmd], capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise RuntimeError(f"{' '.join(cmd[:4])} ... failed: {proc.stderr[-2000:]}")
+        wall, peak = map(float, proc.stdout.split()[-2:])
         if i:
             walls.append(wall)
-            peaks.append(usage.ru_maxrss / 1024.0)
+            peaks.append(peak)
     return statistics.median(walls), max(peaks)
 
 
