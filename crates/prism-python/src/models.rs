@@ -1,0 +1,145 @@
+//! Model listing, resolving and downloading (`prism models`), and the runtime in use.
+
+use std::path::PathBuf;
+
+use prism_hub::registry::TASKS;
+use prism_hub::{ManagerOptions, ModelManager};
+use pyo3::prelude::*;
+
+use crate::errors::{IntoPy, to_py, with_code};
+use crate::session;
+
+fn manager() -> PyResult<ModelManager> {
+    ModelManager::new(ManagerOptions::default()).py_err()
+}
+
+/// Registry models and where each is available, as `prism models list --json` gives them (JSON).
+#[pyfunction]
+#[pyo3(signature = (task = None))]
+pub fn list_models_json(py: Python<'_>, task: Option<String>) -> PyResult<String> {
+    if let Some(t) = task.as_deref()
+        && !TASKS.contains(&t)
+    {
+        return Err(with_code(
+            1,
+            format!("unknown task `{t}` (expected one of {})", TASKS.join(", ")),
+        ));
+    }
+    py.detach(|| {
+        let manager = manager()?;
+        let hub = manager.hub().py_err()?;
+        let mut rows = Vec::new();
+        for entry in manager.registry().by_task(task.as_deref()) {
+            let mut available = Vec::new();
+            if manager.exported_path(entry).is_some() {
+                available.push("exported".to_string());
+            }
+            for (v, f) in entry.hub_files() {
+                if hub.cached(f).is_some() {
+                    available.push(format!("cached:{}", v.precision));
+                }
+            }
+            let sources: Vec<&str> = [
+                entry.exported().then_some("export"),
+                entry.hub_files().next().map(|_| "hub"),
+                (!entry.upstream.is_empty()).then_some("upstream"),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            rows.push(serde_json::json!({
+                "id": entry.id, "task": entry.task, "architecture": entry.architecture,
+                "scale": entry.scale, "precisions": entry.variants.iter().map(|v| v.precision.clone()).collect::<Vec<_>>(),
+                "sources": sources, "available": available, "license": entry.license,
+                "weights": entry.weights, "upstream": entry.upstream, "description": entry.description,
+            }));
+        }
+        Ok(serde_json::Value::Array(rows).to_string())
+    })
+}
+
+/// The file a model argument (path or id) resolves to: export, Hub cache, or a download.
+#[pyfunction]
+pub fn resolve_model(py: Python<'_>, model: String) -> PyResult<PathBuf> {
+    py.detach(|| prism_hub::resolve_model(&model).py_err())
+}
+
+/// Downloads and verifies a model's Hub files (`prism models download`); JSON of what it got.
+#[pyfunction]
+pub fn download_model_json(py: Python<'_>, model: String) -> PyResult<String> {
+    py.detach(|| {
+        let manager = manager()?;
+        let Some(entry) = manager.registry().get(&model) else {
+            return Err(to_py(prism_hub::Error::UnknownModel {
+                id: model.clone(),
+                registry: manager.registry().path.clone(),
+            }));
+        };
+        if entry.hub_files().next().is_none() {
+            let text = match entry.upstream.first() {
+                Some(u) => format!(
+                    "model `{model}` has no ready ONNX file on the Hub; its official weights ({}) need converting: python -m prism_export export {model} --download",
+                    u.url
+                ),
+                None => format!(
+                    "model `{model}` has no Hub source; it comes from the local export: python -m prism_export export {model}"
+                ),
+            };
+            return Err(with_code(1, text));
+        }
+        let hub = manager.hub().py_err()?;
+        let mut out = Vec::new();
+        for (v, f) in entry.hub_files() {
+            let got = hub.download(f, v.sha256.as_deref(), v.size).py_err()?;
+            out.push(serde_json::json!({
+                "precision": v.precision, "path": got.path, "size": got.size,
+                "sha256": got.sha256, "cached": got.cached,
+            }));
+        }
+        Ok(serde_json::Value::Array(out).to_string())
+    })
+}
+
+/// Loads ONNX Runtime (once per process) and says which: path, version, providers compiled in.
+#[pyfunction]
+#[pyo3(signature = (ort_lib = None))]
+pub fn runtime_info_json(py: Python<'_>, ort_lib: Option<PathBuf>) -> PyResult<String> {
+    py.detach(|| {
+        let runtime = prism_core::Runtime::init(&session::runtime(ort_lib)).py_err()?;
+        let providers = runtime.compiled_providers().py_err()?;
+        Ok(serde_json::json!({
+            "path": runtime.path(), "version": runtime.version(), "providers": providers,
+        })
+        .to_string())
+    })
+}
+
+/// Reads an image file as `prism` does (EXIF orientation applied, `max_pixels` checked).
+#[pyfunction]
+#[pyo3(signature = (path, *, max_pixels = prism_media::Limits::DEFAULT_MAX_PIXELS))]
+pub fn read_image<'py>(
+    py: Python<'py>,
+    path: PathBuf,
+    max_pixels: u64,
+) -> PyResult<Bound<'py, PyAny>> {
+    let limits = prism_media::Limits { max_pixels };
+    let image = py.detach(|| prism_media::read_image(&path, &limits).py_err())?;
+    crate::arrays::to_array(py, image.image, None)
+}
+
+/// Writes an image array as `prism` does (atomically; format from the extension).
+#[pyfunction]
+#[pyo3(signature = (path, image, *, quality = 95))]
+pub fn write_image(
+    py: Python<'_>,
+    path: PathBuf,
+    image: &Bound<'_, PyAny>,
+    quality: u8,
+) -> PyResult<()> {
+    let (image, _) = crate::arrays::to_image(image)?;
+    let write = prism_media::WriteOptions {
+        jpeg_quality: quality,
+        ..prism_media::WriteOptions::default()
+    };
+    py.detach(|| prism_media::write_image(&path, &image, None, &write).py_err())
+}
