@@ -416,7 +416,59 @@ fn test(root: &Path) -> Result<()> {
     run(Command::new("cargo").args(["test", "--workspace", "--exclude", "xtask"]))?;
     step("export tests (pytest)");
     run(Command::new(&py).args(["-m", "pytest", "-q", "export/tests"]))?;
-    Ok(())
+    python_package(root, &py)
+}
+
+/// The `prism` Python package: a debug abi3 wheel built with maturin (into `.prism/py-build`,
+/// reusing `target/`), installed into a throwaway folder, and its pytest suite, which compares
+/// it with the `prism` command pixel for pixel. The export env supplies numpy, pytest and the
+/// `onnxruntime` wheel whose library the package loads.
+fn python_package(root: &Path, py: &Path) -> Result<()> {
+    step("Python package: maturin wheel (crates/prism-python)");
+    let build = root.join(".prism/py-build");
+    let maturin_dir = build.join("maturin");
+    pip_target(&maturin_dir, "maturin==1.16.0", true)?;
+    run(Command::new("cargo").args(["build", "--quiet", "-p", "prism-cli"]))?;
+    let wheels = build.join("wheels");
+    if wheels.exists() {
+        std::fs::remove_dir_all(&wheels)?;
+    }
+    run(Command::new(maturin_dir.join("bin/maturin"))
+        .args([
+            "build",
+            "--quiet",
+            "--manifest-path",
+            "crates/prism-python/Cargo.toml",
+        ])
+        .arg("--interpreter")
+        .arg(py)
+        .arg("-o")
+        .arg(&wheels))?;
+    let wheel = std::fs::read_dir(&wheels)?
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e == "whl"))
+        .context("maturin wrote no wheel")?;
+    let site = build.join("site");
+    if site.exists() {
+        std::fs::remove_dir_all(&site)?;
+    }
+    run(Command::new(py)
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+        ])
+        .args(["--no-deps", "--force-reinstall", "--target"])
+        .arg(&site)
+        .arg(&wheel))?;
+    step("Python package tests (pytest, against the prism command)");
+    run(Command::new(py)
+        .args(["-m", "pytest", "-q", "crates/prism-python/tests"])
+        .env("PYTHONPATH", &site)
+        .env("PRISM_CLI", root.join("target/debug/prism")))
 }
 
 fn fixtures(root: &Path) -> Result<()> {
