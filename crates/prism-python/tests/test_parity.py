@@ -115,3 +115,19 @@ def test_arbitrary_style_matches_cli(cli, tmp_path):
     from_path = prism.FastStyle(style_image=str(style_path), **SESSION)
     identical(from_path.stylize(image), load(out))
     assert prism.FastStyle(style_image=style, **SESSION).label != ""
+
+
+def test_neural_style_matches_cli(cli, tmp_path):
+    content, style = photo(40, 48), photo(48, 48, dy=150, dx=-100)
+    pc, ps = save(content, tmp_path / "c.png"), save(style, tmp_path / "s.png")
+    out = tmp_path / "o.png"
+    args = ["--size", "32", "--steps", "3", "--optimizer", "adam"]
+    done = run_cli(cli, "style", "neural", pc, "--style", ps, "-o", out, *args, *CLI_SESSION)
+    assert done.returncode == 0, done.stderr
+    steps = []
+    got = prism.neural_style(
+        content, style, size=32, steps=3, optimizer="adam",
+        progress=lambda d, t: steps.append((d, t)), **SESSION,
+    )
+    assert steps == [(1, 3), (2, 3), (3, 3)]
+    identical(got, load(out))
