@@ -120,3 +120,33 @@ fn tile_sizes_are_checked() {
         (120, 80, 1)
     );
 }
+
+#[test]
+fn auto_plan_is_whole_when_it_fits_and_seam_free_when_not() {
+    let model = exported("realesr-animevideov3-x4");
+    let crop = astronaut(150, 60, 160, 152);
+    let whole = Upscaler::new(&model, cpu(TileSize::Whole, None))
+        .unwrap()
+        .upscale(&crop)
+        .unwrap();
+    // The default budget holds the whole crop: one run, the same output as `whole`.
+    let mut auto = Upscaler::new(&model, cpu(TileSize::Auto, None)).unwrap();
+    let out = auto.upscale(&crop).unwrap();
+    assert_eq!(auto.session_stats().1, 1);
+    assert_eq!(max_diff(&out, &whole), 0.0);
+    // 20 MiB holds a 96x92 run (1.7 KB/px plus its output strip) but not the whole: 2 x 2 runs,
+    // the fewest computed pixels that fit, and seam-free.
+    let mut small = Upscaler::new(
+        &model,
+        UpscaleOptions {
+            memory_budget_mib: Some(20),
+            ..cpu(TileSize::Auto, None)
+        },
+    )
+    .unwrap();
+    let out = small.upscale(&crop).unwrap();
+    let diff = max_diff(&out, &whole);
+    eprintln!("auto, 20 MiB: {} runs, max diff {diff:.3}/255", small.session_stats().1);
+    assert_eq!(small.session_stats().1, 4);
+    assert!(diff <= 1.0, "auto tiles differ from untiled by {diff}/255");
+}

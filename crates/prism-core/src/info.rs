@@ -89,6 +89,13 @@ pub fn read_model_bytes(path: &Path, limit: u64) -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
+/// The bytes of a model file as [`ModelInfo`] read them.
+pub(crate) struct ModelBytes {
+    pub bytes: Vec<u8>,
+    /// Some initializer lives in an external data file, found relative to the model's path.
+    pub external: bool,
+}
+
 /// Lower-case hex sha256 of `bytes`.
 pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::{Digest, Sha256};
@@ -101,8 +108,16 @@ pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
 impl ModelInfo {
     /// Reads and decodes `path` without running anything.
     pub fn inspect(path: &Path) -> Result<ModelInfo> {
+        Self::read(path).map(|(info, _)| info)
+    }
+
+    /// [`ModelInfo::inspect`] that also returns the bytes it read, so a session can be built from
+    /// them (one read of the file, and the bytes loaded are the bytes verified) and whether the
+    /// model keeps weights in external data files (then it must be loaded from its path).
+    pub(crate) fn read(path: &Path) -> Result<(ModelInfo, ModelBytes)> {
         let bytes = read_model_bytes(path, MAX_MODEL_BYTES)?;
         let proto = decode_model(&bytes).map_err(|e| decode_error(path, e))?;
+        let external = proto.has_external_data;
         let producer = match (
             proto.producer_name.as_str(),
             proto.producer_version.as_str(),
@@ -125,7 +140,7 @@ impl ModelInfo {
                 )
             })
             .collect();
-        Ok(ModelInfo {
+        let info = ModelInfo {
             path: path.to_path_buf(),
             file_size: bytes.len() as u64,
             sha256: sha256_hex(&bytes),
@@ -140,7 +155,8 @@ impl ModelInfo {
             node_count: proto.node_count,
             metadata: proto.metadata,
             provider: None,
-        })
+        };
+        Ok((info, ModelBytes { bytes, external }))
     }
 
     /// INT8 for a quantised file (`prism.precision` or INT8 weights), FP16 when most weights are

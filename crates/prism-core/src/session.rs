@@ -13,7 +13,7 @@ use crate::device::{
     AttemptError, Device, Precision, Provider, Selection, resolve_variant, select,
 };
 use crate::error::{Error, Result};
-use crate::info::ModelInfo;
+use crate::info::{ModelBytes, ModelInfo};
 use crate::onnx::{Dim, ElementType, TensorSpec};
 use crate::runtime::{Runtime, RuntimeOptions};
 
@@ -227,7 +227,8 @@ impl Model {
         let started = Instant::now();
         Runtime::init(&options.runtime)?;
         // Validate the given file before any provider work, so a bad file is named as such.
-        let given = ModelInfo::inspect(path)?;
+        // Read once: the session is built from the bytes inspected and verified here.
+        let (given, given_bytes) = ModelInfo::read(path)?;
         crate::models::verify_listed(path, path, given.file_size, &given.sha256)?;
         let mut chosen: Option<(PathBuf, ModelInfo, Option<PathBuf>)> = None;
         let (
@@ -240,25 +241,27 @@ impl Model {
         ) = select(options.device, |provider, device_id| {
             let file =
                 resolve_variant(path, options.precision, provider).map_err(AttemptError::Fatal)?;
-            let info = if file == path {
-                given.clone()
+            let variant;
+            let (info, bytes) = if file == path {
+                (given.clone(), &given_bytes)
             } else {
                 // Every precision variant is verified as the given file was.
-                let info = ModelInfo::inspect(&file).map_err(AttemptError::Fatal)?;
+                let (info, bytes) = ModelInfo::read(&file).map_err(AttemptError::Fatal)?;
                 crate::models::verify_listed(path, &file, info.file_size, &info.sha256)
                     .map_err(AttemptError::Fatal)?;
-                info
+                variant = bytes;
+                (info, &variant)
             };
             let builder = configure(options).map_err(AttemptError::Fatal)?;
             let mut builder = register(builder, provider, device_id, options, &info.sha256)
                 .map_err(AttemptError::Provider)?;
             let (session, cached) =
-                commit(&mut builder, &file, provider, options).map_err(|e| {
-                    match (provider, e) {
+                commit(&mut builder, &file, bytes, &info.sha256, provider, options).map_err(
+                    |e| match (provider, e) {
                         (Provider::Cpu, e) => AttemptError::Fatal(e),
                         (_, e) => AttemptError::Provider(e.to_string()),
-                    }
-                })?;
+                    },
+                )?;
             chosen = Some((file, info, cached));
             Ok(session)
         })?;
@@ -431,10 +434,14 @@ fn new_builder() -> Result<SessionBuilder> {
 
 use providers::register;
 
-/// Builds the session, through the optimised-model cache when one is configured.
+/// Builds the session from the model's `bytes` (from its path when weights live in external
+/// files, or for TensorRT, whose engine cache names models by path), through the optimised-model
+/// cache when one is configured.
 fn commit(
     builder: &mut SessionBuilder,
     file: &Path,
+    bytes: &ModelBytes,
+    sha256: &str,
     provider: Provider,
     options: &SessionOptions,
 ) -> Result<(ort::session::Session, Option<PathBuf>)> {
@@ -442,21 +449,30 @@ fn commit(
         path: file.to_path_buf(),
         message: e.message().to_string(),
     };
+    let from_source = |builder: &mut SessionBuilder| {
+        if bytes.external || provider == Provider::TensorRt {
+            builder.commit_from_file(file)
+        } else {
+            builder.commit_from_memory(&bytes.bytes)
+        }
+        .map_err(invalid)
+    };
     // TensorRT compiles subgraphs, which cannot be saved as ONNX; it has its own engine cache.
     let cache_dir = options
         .optimized_cache_dir
         .as_ref()
         .filter(|_| provider != Provider::TensorRt);
     let Some(cache_dir) = cache_dir else {
-        return Ok((builder.commit_from_file(file).map_err(invalid)?, None));
+        return Ok((from_source(builder)?, None));
     };
     let runtime = Runtime::get().expect("initialised by Model::load");
     let cached = cache_dir.join(optimized_cache_name(
         file,
+        sha256,
         provider,
         runtime.version(),
         options.optimization,
-    )?);
+    ));
     if cached.is_file() {
         // The cached graph is already optimised: skip the optimisers on load.
         let mut fast = std::mem::replace(builder, new_builder()?);
@@ -469,12 +485,8 @@ fn commit(
             Err(e) => {
                 tracing::warn!(cache = %cached.display(), error = %e, "ignoring unreadable optimised-model cache entry");
                 let _ = std::fs::remove_file(&cached);
-                return Ok((
-                    fast.with_optimization_level(GraphOptimizationLevel::All)?
-                        .commit_from_file(file)
-                        .map_err(invalid)?,
-                    None,
-                ));
+                let mut fresh = fast.with_optimization_level(GraphOptimizationLevel::All)?;
+                return Ok((from_source(&mut fresh)?, None));
             }
         }
     }
@@ -485,7 +497,7 @@ fn commit(
     let partial = cached.with_extension(format!("partial-{}", std::process::id()));
     let mut writer = std::mem::replace(builder, new_builder()?);
     writer = writer.with_optimized_model_path(&partial)?;
-    let session = writer.commit_from_file(file).map_err(invalid)?;
+    let session = from_source(&mut writer)?;
     // Written under a temporary name and renamed, so a reader never sees half a file.
     if let Err(e) = std::fs::rename(&partial, &cached) {
         tracing::warn!(cache = %cached.display(), error = %e, "could not store optimised model");
@@ -495,22 +507,23 @@ fn commit(
     Ok((session, Some(cached)))
 }
 
-/// `<stem>-<sha256 prefix>-<provider>-ort<version>-<level>.onnx`; the hash covers the model bytes and
-/// the CPU model, since CPU-optimised graphs may use kernels of this processor only.
+/// `<stem>-<hash prefix>-<provider>-ort<version>-<level>.onnx`; the hash covers the model's sha256
+/// (as read for the session) and the CPU model, since CPU-optimised graphs may use kernels of this
+/// processor only.
 fn optimized_cache_name(
     file: &Path,
+    sha256: &str,
     provider: Provider,
     ort_version: &str,
     level: OptLevel,
-) -> Result<String> {
-    let bytes = crate::info::read_model_bytes(file, crate::info::MAX_MODEL_BYTES)?;
+) -> String {
     let mut hasher = Sha256::new();
-    hasher.update(&bytes);
+    hasher.update(sha256.as_bytes());
     hasher.update(crate::system::cpu_info().model.as_bytes());
     let digest = hasher.finalize();
     let hash: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
     let stem = file.file_stem().and_then(|s| s.to_str()).unwrap_or("model");
-    Ok(format!("{stem}-{hash}-{provider}-ort{ort_version}-{level:?}.onnx").to_lowercase())
+    format!("{stem}-{hash}-{provider}-ort{ort_version}-{level:?}.onnx").to_lowercase()
 }
 
 /// Tries each GPU provider on a tiny embedded model: does it register and build a session?

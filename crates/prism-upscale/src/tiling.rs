@@ -8,11 +8,18 @@
 //! between neighbours the weights switch over inside the spare overlap beyond the context, with a
 //! linear cross-fade as wide as that spare room allows. Per axis at most two tiles have weight at a
 //! point and their weights sum to exactly 1, so the separable 2-D weights are a partition of unity.
+//!
+//! `--tile auto` on CPU plans each image on its own ([`Tiles::axes`]): of all grids whose tiles
+//! divide the image evenly (one shape, context as the only overlap), the one that computes the
+//! fewest pixels while one run fits the memory budget; the whole image when it fits.
 
 use crate::TileSize;
 
+mod grid;
+pub use grid::Plan;
+
 /// Core side and context of the tiles of one upscaler.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Tiles {
     /// Input pixels a tile contributes, at least (per side).
     pub core: usize,
@@ -22,11 +29,22 @@ pub struct Tiles {
     pub multiple: usize,
     /// Static input height and width of the model, if any.
     pub fixed: Option<(usize, usize)>,
+    /// `--tile auto` on CPU: the memory one run may take; each image gets its own grid.
+    pub budget: Option<RunBudget>,
+}
+
+/// What one run of `ex` x `ey` input pixels costs, against what it may cost.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RunBudget {
+    pub bytes: f64,
+    /// Activation bytes per input pixel of a run ([`run_bytes_per_pixel`]).
+    pub per_pixel: f64,
+    pub scale: usize,
 }
 
 /// What [`Tiles::plan`] needs to know about the model and the run.
 #[derive(Debug, Clone, Copy)]
-pub struct TileRequest {
+pub struct TileRequest<'a> {
     pub tile: TileSize,
     /// Context asked for (`None`: `needed`).
     pub context: Option<usize>,
@@ -37,6 +55,20 @@ pub struct TileRequest {
     pub fixed: Option<(usize, usize)>,
     pub gpu: bool,
     pub budget_mib: Option<usize>,
+    /// `prism.architecture` of the model, for its memory per pixel.
+    pub architecture: Option<&'a str>,
+}
+
+/// Activation bytes per input pixel of one CPU run, from the growth of peak RSS between two
+/// `--tile whole` runs (ONNX Runtime 1.31, CPU arena): SRVGGNetCompact x2 (64 channels at input
+/// resolution) 1.25 KB; RRDBNet x4 (x4plus: 64 channels up to 4x the pixels) 10.7 KB. Others
+/// are counted as RRDBNet.
+pub fn run_bytes_per_pixel(architecture: Option<&str>, scale: usize) -> f64 {
+    let s2 = (scale * scale) as f64;
+    match architecture {
+        Some("SRVGGNetCompact") => 4.0 * (5.0 * 64.0 + 6.0 * s2),
+        _ => 4.0 * 64.0 * (6.0 + s2) * 2.0,
+    }
 }
 
 /// Smallest core an explicit `--tile` gets: below it the context dominates the work.
@@ -44,7 +76,7 @@ pub const MIN_CORE: usize = 16;
 
 impl Tiles {
     /// Core and context for a request; warns where it changes what was asked, and why.
-    pub fn plan(r: &TileRequest) -> Result<Tiles, String> {
+    pub fn plan(r: &TileRequest<'_>) -> Result<Tiles, String> {
         let multiple = r.multiple.max(1);
         let mut context = r.context.unwrap_or(r.needed);
         if context < r.needed {
@@ -69,8 +101,10 @@ impl Tiles {
                 context,
                 multiple: 1,
                 fixed: r.fixed,
+                budget: None,
             });
         }
+        let mut budget = None;
         let core = match r.tile {
             TileSize::Size(0) => return Err("--tile must be at least 1 pixel".into()),
             TileSize::Size(n) if (n as usize) < MIN_CORE => {
@@ -82,8 +116,20 @@ impl Tiles {
             }
             TileSize::Size(n) => n as usize,
             TileSize::Whole => usize::MAX / 8,
-            TileSize::Auto => {
+            // GPU: square runs, so one TensorRT shape profile serves every image.
+            TileSize::Auto if r.gpu => {
                 let side = auto_side(r.scale, multiple, r.gpu, r.budget_mib);
+                side.saturating_sub(2 * context).max(32)
+            }
+            TileSize::Auto => {
+                let run = RunBudget {
+                    bytes: r.budget_mib.unwrap_or(1024) as f64 * 1024.0 * 1024.0,
+                    per_pixel: run_bytes_per_pixel(r.architecture, r.scale),
+                    scale: r.scale,
+                };
+                budget = Some(run);
+                // The largest square run, as a summary; images are planned in `axes`.
+                let side = (run.bytes / run.per_pixel).sqrt() as usize;
                 side.saturating_sub(2 * context).max(32)
             }
         };
@@ -92,6 +138,7 @@ impl Tiles {
             context,
             multiple,
             fixed: None,
+            budget,
         })
     }
 
@@ -115,6 +162,9 @@ impl Tiles {
             None => (self.extent(), self.extent()),
         };
         let context = |extent: usize| self.context.min(extent.saturating_sub(1) / 2);
+        if let (Some(budget), None) = (self.budget, self.fixed) {
+            return crate::tiling::grid::plan(width, height, self.context, self.multiple, budget);
+        }
         let axis = if self.fixed.is_some() {
             Axis::with_extent
         } else {
@@ -245,7 +295,7 @@ impl Axis {
 mod tests {
     use super::*;
 
-    fn request(tile: TileSize, context: usize) -> TileRequest {
+    fn request(tile: TileSize, context: usize) -> TileRequest<'static> {
         TileRequest {
             tile,
             context: Some(context),
@@ -255,6 +305,7 @@ mod tests {
             fixed: None,
             gpu: false,
             budget_mib: None,
+            architecture: None,
         }
     }
 
@@ -344,7 +395,14 @@ mod tests {
         let whole = Tiles::plan(&request(TileSize::Whole, 512)).unwrap();
         assert_eq!(whole.axes(5000, 7).0.starts, vec![0]);
         let auto = Tiles::plan(&request(TileSize::Auto, 64)).unwrap();
-        assert_eq!((auto.core, auto.extent()), (160, 288));
+        assert!(auto.budget.is_some());
+        assert_eq!(auto.axes(100, 60).0.starts, vec![0]);
+        let gpu = Tiles::plan(&TileRequest {
+            gpu: true,
+            ..request(TileSize::Auto, 64)
+        })
+        .unwrap();
+        assert_eq!((gpu.core, gpu.extent(), gpu.budget), (480, 608, None));
     }
 
     #[test]

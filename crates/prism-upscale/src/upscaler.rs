@@ -89,6 +89,7 @@ impl Upscaler {
             fixed: info.fixed_size,
             gpu,
             budget_mib: options.memory_budget_mib,
+            architecture: info.architecture.as_deref(),
         })
         .map_err(Error::Option)?;
         let tiles_per_run = options
@@ -267,6 +268,15 @@ impl Upscaler {
             self.options.premultiply && !matches!(alpha, AlphaPlan::None | AlphaPlan::Constant(_));
         let mut output = DynamicImage::new(ow32, oh32, output_color(layout));
         let (xs, ys) = self.tiles.axes(w, h);
+        let plan = crate::tiling::Plan::of(&xs, &ys, w, h);
+        tracing::info!(
+            "tile plan for {w}x{h}: {}x{} runs of {}x{} px, computing {:.2}x the image's pixels",
+            plan.runs_x,
+            plan.runs_y,
+            plan.run_width,
+            plan.run_height,
+            plan.overhead
+        );
         // A graph with a static shape takes only tiles of exactly that shape.
         if let Some((fh, fw)) = self.info.fixed_size
             && (xs.extent != fw || ys.extent != fh)
