@@ -64,7 +64,7 @@ pub unsafe extern "C" fn prism_interpolator_new(
             .copied()
             .unwrap_or_else(|| prism_interpolate_options_default());
         let options = InterpolatorOptions {
-            session: unsafe { options.session.to_session()? },
+            session: unsafe { options.session.library_session()? },
             ensemble: options.ensemble,
             tta: options.tta,
             nearest_timestep: options.nearest_timestep,

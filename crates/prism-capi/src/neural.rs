@@ -148,7 +148,7 @@ pub unsafe extern "C" fn prism_neural_style(
             prism_style::neural::output_size(content.width(), content.height(), options.size);
         let out = unsafe { Output::new(output, w, h, &content)? };
         let pool = if o.avg_pool { Pool::Avg } else { Pool::Max };
-        let mut vgg = Vgg::load(pool, &unsafe { o.session.to_session()? })?;
+        let mut vgg = Vgg::load(pool, &unsafe { o.session.library_session()? })?;
         let refs: Vec<StyleImage<'_>> = style_images
             .iter()
             .zip(&blend)

@@ -46,7 +46,7 @@ impl PrismSessionOptions {
     ///
     /// # Safety
     /// The string fields are NULL or NUL-terminated strings.
-    pub unsafe fn to_session(&self) -> Result<SessionOptions> {
+    pub unsafe fn library_session(&self) -> Result<SessionOptions> {
         let device: Device = match unsafe { str_arg(self.device, "device")? } {
             Some(text) => text
                 .parse()

@@ -58,7 +58,7 @@ pub extern "C" fn prism_style_options_default() -> PrismStyleOptions {
 
 /// The network `model` names, as `prism style fast` opens it.
 unsafe fn open(model: *const c_char, options: &PrismStyleOptions) -> Result<FeedForward> {
-    let session = unsafe { options.session.to_session()? };
+    let session = unsafe { options.session.library_session()? };
     if !options.style_image.is_null() {
         if !model.is_null() {
             return Err(Failure::invalid(

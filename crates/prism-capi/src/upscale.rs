@@ -73,7 +73,7 @@ pub extern "C" fn prism_upscale_options_default() -> PrismUpscaleOptions {
 }
 
 impl PrismUpscaleOptions {
-    unsafe fn to_options(&self) -> Result<UpscaleOptions> {
+    unsafe fn library_options(&self) -> Result<UpscaleOptions> {
         let tile = match self.tile {
             0 => TileSize::Auto,
             -1 => TileSize::Whole,
@@ -90,18 +90,16 @@ impl PrismUpscaleOptions {
             n => return Err(Failure::invalid(format!("overlap {n}: use -1 or >= 0"))),
         };
         let scale = match (self.outscale, self.width, self.height) {
-            (f, 0, 0) if f == 0.0 => OutputScale::Native,
+            (0.0, 0, 0) => OutputScale::Native,
             (f, 0, 0) if f > 0.0 && f.is_finite() => OutputScale::Factor(f),
-            (f, w, h) if f == 0.0 => match (w, h) {
-                (w, 0) => OutputScale::Width(w),
-                (0, h) => OutputScale::Height(h),
-                (w, h) => OutputScale::Size(w, h),
-            },
+            (0.0, w, 0) => OutputScale::Width(w),
+            (0.0, 0, h) => OutputScale::Height(h),
+            (0.0, w, h) => OutputScale::Size(w, h),
             (f, 0, 0) => return Err(Failure::invalid(format!("outscale {f} is not positive"))),
             _ => return Err(Failure::invalid("give outscale or width/height, not both")),
         };
         Ok(UpscaleOptions {
-            session: unsafe { self.session.to_session()? },
+            session: unsafe { self.session.library_session()? },
             tile,
             overlap,
             memory_budget_mib: (self.memory_budget_mib > 0)
@@ -137,7 +135,7 @@ pub unsafe extern "C" fn prism_upscaler_new(
         let options = unsafe { options.as_ref() }
             .copied()
             .unwrap_or_else(|| prism_upscale_options_default());
-        let options = unsafe { options.to_options()? };
+        let options = unsafe { options.library_options()? };
         let path = unsafe { model_arg(model, "realesrgan-x4plus")? };
         let upscaler = Upscaler::new(&path, options)?;
         unsafe { put(out, create(PrismUpscaler(Mutex::new(upscaler))), "out") }
