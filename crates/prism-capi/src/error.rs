@@ -107,125 +107,37 @@ pub fn guard(body: impl FnOnce() -> Result<()>) -> PrismStatus {
 }
 
 macro_rules! from_error {
-    ($ty:ty, $map:ident) => {
+    ($($ty:ty),*) => {$(
         impl From<$ty> for Failure {
             fn from(e: $ty) -> Failure {
                 Failure {
-                    status: $map(&e),
+                    status: status(e.kind()),
                     message: e.to_string(),
                 }
             }
         }
-    };
+    )*};
 }
 
-from_error!(prism_core::Error, core);
-from_error!(prism_media::Error, media);
-from_error!(prism_upscale::Error, upscale);
-from_error!(prism_interpolate::Error, interpolate);
-from_error!(prism_style::Error, style);
-from_error!(prism_hub::Error, hub);
+from_error!(
+    prism_core::Error,
+    prism_media::Error,
+    prism_upscale::Error,
+    prism_interpolate::Error,
+    prism_style::Error,
+    prism_hub::Error
+);
 
-use PrismStatus as S;
-
-// The mapping of crates/prism-cli/src/exit.rs, in statuses.
-
-fn core(e: &prism_core::Error) -> PrismStatus {
-    use prism_core::Error as E;
-    match e {
-        E::RuntimeNotFound { .. }
-        | E::RuntimeTooOld { .. }
-        | E::RuntimeInvalid { .. }
-        | E::RuntimeAlreadyLoaded { .. } => S::Runtime,
-        E::ProviderUnavailable { .. } => S::Provider,
-        E::Io { .. }
-        | E::NotOnnx { .. }
-        | E::TruncatedModel { .. }
-        | E::InvalidModel { .. }
-        | E::MissingVariant { .. }
-        | E::BadMetadata { .. }
-        | E::Unverified { .. } => S::Model,
-        E::InputMismatch { .. }
-        | E::ShapeRefused { .. }
-        | E::ShapeSyntax { .. }
-        | E::TensorShape { .. } => S::Input,
-        E::Cancelled => S::Cancelled,
-        // Inference, Ort, and variants added later.
-        #[allow(unreachable_patterns)]
-        _ => S::Error,
-    }
-}
-
-fn media(e: &prism_media::Error) -> PrismStatus {
-    use prism_media::Error as E;
-    match e {
-        E::Core(e) => core(e),
-        E::Decode { .. }
-        | E::Unsupported { .. }
-        | E::WouldOverwriteInput { .. }
-        | E::NoInputs { .. }
-        | E::TooLarge { .. } => S::Input,
-        E::Glob { .. } => S::InvalidArgument,
-        E::Cancelled => S::Cancelled,
-        _ => S::Error,
-    }
-}
-
-fn upscale(e: &prism_upscale::Error) -> PrismStatus {
-    use prism_upscale::Error as E;
-    match e {
-        E::Core(e) => core(e),
-        E::Hub(e) => hub(e),
-        E::Media(e) => media(e),
-        E::NotSuperResolution { .. } => S::Model,
-        E::TooLarge { .. } => S::Input,
-        E::Option(_) => S::InvalidArgument,
-        E::Cancelled => S::Cancelled,
-        #[allow(unreachable_patterns)]
-        _ => S::Error,
-    }
-}
-
-fn interpolate(e: &prism_interpolate::Error) -> PrismStatus {
-    use prism_interpolate::Error as E;
-    match e {
-        E::Core(e) => core(e),
-        E::Media(e) => media(e),
-        E::NotInterpolationModel { .. } => S::Model,
-        E::FrameSize { .. } | E::Image { .. } | E::Input(_) | E::Memory { .. } => S::Input,
-        E::Timestep { .. }
-        | E::Unreachable { .. }
-        | E::Scale { .. }
-        | E::FrameRate { .. }
-        | E::Output { .. } => S::InvalidArgument,
-        E::Cancelled => S::Cancelled,
-        // NonFinite, Io, and variants added later.
-        #[allow(unreachable_patterns)]
-        _ => S::Error,
-    }
-}
-
-fn style(e: &prism_style::Error) -> PrismStatus {
-    use prism_style::Error as E;
-    match e {
-        E::Core(e) => core(e),
-        E::Hub(e) => hub(e),
-        E::Media(e) => media(e),
-        E::BadModel { .. } => S::Model,
-        E::Options(_) => S::InvalidArgument,
-        E::ImageSize { .. } => S::Input,
-        E::Cancelled { .. } => S::Cancelled,
-        #[allow(unreachable_patterns)]
-        _ => S::Error,
-    }
-}
-
-fn hub(e: &prism_hub::Error) -> PrismStatus {
-    use prism_hub::Error as E;
-    match e {
-        E::Core(e) => core(e),
-        E::Io { .. } | E::Client(_) => S::Error,
-        E::Usage(_) => S::InvalidArgument,
-        _ => S::Model,
+/// The status for a kind of failure: the CLI's exit code where there is one.
+fn status(kind: prism_core::ErrorKind) -> PrismStatus {
+    use prism_core::ErrorKind as K;
+    match kind {
+        K::Usage => PrismStatus::InvalidArgument,
+        K::Runtime => PrismStatus::Runtime,
+        K::Provider => PrismStatus::Provider,
+        K::Model => PrismStatus::Model,
+        K::Input => PrismStatus::Input,
+        K::Cancelled => PrismStatus::Cancelled,
+        K::Failed | K::PartialBatch => PrismStatus::Error,
     }
 }

@@ -128,4 +128,68 @@ fn list_paths(paths: &[PathBuf]) -> String {
         .join("\n")
 }
 
+/// What kind of failure an error is. Every library error says its own; the `prism` command's exit
+/// codes, the C API's statuses and the Python package's exception classes are chosen by it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// Anything else: inference, I/O, encoding.
+    Failed,
+    /// Options or arguments that cannot work.
+    Usage,
+    /// ONNX Runtime missing, unloadable or too old.
+    Runtime,
+    /// The requested execution provider is unavailable.
+    Provider,
+    /// The model is missing, not ONNX, truncated, unverified, or not one of this task.
+    Model,
+    /// An input Prism cannot use: undecodable, too large, not fitting the model.
+    Input,
+    /// Some files of a batch failed, the others were written.
+    PartialBatch,
+    /// Stopped by Ctrl-C or a progress callback.
+    Cancelled,
+}
+
+impl ErrorKind {
+    /// The `prism` command's exit code for this kind (the README's table; 130 = 128 + SIGINT).
+    pub const fn exit_code(self) -> i32 {
+        match self {
+            ErrorKind::Failed => 1,
+            ErrorKind::Usage => 2,
+            ErrorKind::Runtime => 3,
+            ErrorKind::Provider => 4,
+            ErrorKind::Model => 5,
+            ErrorKind::Input => 6,
+            ErrorKind::PartialBatch => 7,
+            ErrorKind::Cancelled => 130,
+        }
+    }
+}
+
+impl Error {
+    pub fn kind(&self) -> ErrorKind {
+        use ErrorKind as K;
+        match self {
+            Error::RuntimeNotFound { .. }
+            | Error::RuntimeTooOld { .. }
+            | Error::RuntimeInvalid { .. }
+            | Error::RuntimeAlreadyLoaded { .. } => K::Runtime,
+            Error::ProviderUnavailable { .. } => K::Provider,
+            Error::Io { .. }
+            | Error::NotOnnx { .. }
+            | Error::TruncatedModel { .. }
+            | Error::InvalidModel { .. }
+            | Error::MissingVariant { .. }
+            | Error::BadMetadata { .. }
+            | Error::Unverified { .. } => K::Model,
+            Error::InputMismatch { .. }
+            | Error::ShapeRefused { .. }
+            | Error::ShapeSyntax { .. }
+            | Error::TensorShape { .. } => K::Input,
+            Error::Inference { .. } | Error::Ort(_) => K::Failed,
+            Error::Cancelled => K::Cancelled,
+        }
+    }
+}
+
 pub type Result<T, E = Error> = std::result::Result<T, E>;

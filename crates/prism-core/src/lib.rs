@@ -20,7 +20,7 @@ pub mod system;
 pub mod tensor;
 
 pub use device::{Device, Precision, Provider};
-pub use error::{Error, Result};
+pub use error::{Error, ErrorKind, Result};
 pub use info::ModelInfo;
 pub use runtime::{Runtime, RuntimeOptions};
 pub use session::{CudaOptions, Model, OptLevel, SessionOptions, Tensor, TensorRtOptions};

@@ -1,6 +1,7 @@
 //! Errors of the registry, the Hub client and the model manager; each names the file, repository or
 //! model involved and says what to do about it.
 
+use prism_core::ErrorKind;
 use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
@@ -138,6 +139,18 @@ impl Error {
         Error::Io {
             path: path.into(),
             error,
+        }
+    }
+}
+
+impl Error {
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Core(e) => e.kind(),
+            Error::Io { .. } | Error::Client(_) => ErrorKind::Failed,
+            Error::Usage(_) => ErrorKind::Usage,
+            // Registry, download, verification and cache errors: the model is not usable.
+            _ => ErrorKind::Model,
         }
     }
 }

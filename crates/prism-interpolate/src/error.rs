@@ -1,5 +1,6 @@
 //! Errors of the interpolation crate; each names the file or the value involved.
 
+use prism_core::ErrorKind;
 use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
@@ -91,6 +92,27 @@ impl Error {
         Error::Io {
             path: path.into(),
             error,
+        }
+    }
+}
+
+impl Error {
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Core(e) => e.kind(),
+            Error::Media(e) => e.kind(),
+            Error::NotInterpolationModel { .. } => ErrorKind::Model,
+            Error::FrameSize { .. }
+            | Error::Image { .. }
+            | Error::Input(_)
+            | Error::Memory { .. } => ErrorKind::Input,
+            Error::Timestep { .. }
+            | Error::Unreachable { .. }
+            | Error::Scale { .. }
+            | Error::FrameRate { .. }
+            | Error::Output { .. } => ErrorKind::Usage,
+            Error::NonFinite { .. } | Error::Io { .. } => ErrorKind::Failed,
+            Error::Cancelled => ErrorKind::Cancelled,
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Errors of the media crate; every variant names the file involved.
 
+use prism_core::ErrorKind;
 use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
@@ -71,6 +72,27 @@ impl Error {
         Error::Io {
             path: path.to_path_buf(),
             error,
+        }
+    }
+}
+
+impl Error {
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Core(e) => e.kind(),
+            Error::Decode { .. }
+            | Error::Unsupported { .. }
+            | Error::WouldOverwriteInput { .. }
+            | Error::NoInputs { .. }
+            | Error::TooLarge { .. } => ErrorKind::Input,
+            Error::Glob { .. } => ErrorKind::Usage,
+            Error::PartialBatch { .. } => ErrorKind::PartialBatch,
+            Error::Io { .. }
+            | Error::Encode { .. }
+            | Error::FfmpegNotFound { .. }
+            | Error::Ffmpeg { .. }
+            | Error::BatchFailed { .. } => ErrorKind::Failed,
+            Error::Cancelled => ErrorKind::Cancelled,
         }
     }
 }

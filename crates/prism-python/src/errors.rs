@@ -52,9 +52,9 @@ create_exception!(
 );
 
 /// Usage (CLI exit code 2).
-pub const USAGE: i32 = 2;
+pub const USAGE: i32 = prism_core::ErrorKind::Usage.exit_code();
 /// Interrupted (CLI exit code 130).
-pub const INTERRUPTED: i32 = 130;
+pub const INTERRUPTED: i32 = prism_core::ErrorKind::Cancelled.exit_code();
 
 /// Every exception class, for the module.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -106,7 +106,7 @@ pub fn usage(message: impl Into<String>) -> PyErr {
     with_code(USAGE, message.into())
 }
 
-/// A library error that maps to a CLI exit code.
+/// A library error: it says its kind, and the kind its CLI exit code.
 pub trait Coded: std::error::Error + 'static {
     fn code(&self) -> i32;
 }
@@ -116,117 +116,24 @@ pub fn to_py<E: Coded>(error: E) -> PyErr {
     with_code(error.code(), message(&error))
 }
 
-impl Coded for prism_core::Error {
-    fn code(&self) -> i32 {
-        use prism_core::Error as E;
-        match self {
-            E::RuntimeNotFound { .. }
-            | E::RuntimeTooOld { .. }
-            | E::RuntimeInvalid { .. }
-            | E::RuntimeAlreadyLoaded { .. } => 3,
-            E::ProviderUnavailable { .. } => 4,
-            E::Io { .. }
-            | E::NotOnnx { .. }
-            | E::TruncatedModel { .. }
-            | E::InvalidModel { .. }
-            | E::MissingVariant { .. }
-            | E::BadMetadata { .. }
-            | E::Unverified { .. } => 5,
-            E::InputMismatch { .. }
-            | E::ShapeRefused { .. }
-            | E::ShapeSyntax { .. }
-            | E::TensorShape { .. } => 6,
-            E::Inference { .. } | E::Ort(_) => 1,
-            E::Cancelled => INTERRUPTED,
+macro_rules! coded {
+    ($($ty:ty),*) => {$(
+        impl Coded for $ty {
+            fn code(&self) -> i32 {
+                self.kind().exit_code()
+            }
         }
-    }
+    )*};
 }
 
-impl Coded for prism_media::Error {
-    fn code(&self) -> i32 {
-        use prism_media::Error as E;
-        match self {
-            E::Core(e) => e.code(),
-            E::Decode { .. }
-            | E::Unsupported { .. }
-            | E::WouldOverwriteInput { .. }
-            | E::NoInputs { .. }
-            | E::TooLarge { .. } => 6,
-            E::Glob { .. } => USAGE,
-            E::PartialBatch { .. } => 7,
-            E::Io { .. }
-            | E::Encode { .. }
-            | E::FfmpegNotFound { .. }
-            | E::Ffmpeg { .. }
-            | E::BatchFailed { .. } => 1,
-            E::Cancelled => INTERRUPTED,
-        }
-    }
-}
-
-impl Coded for prism_upscale::Error {
-    fn code(&self) -> i32 {
-        use prism_upscale::Error as E;
-        match self {
-            E::Core(e) => e.code(),
-            E::Hub(e) => e.code(),
-            E::Media(e) => e.code(),
-            E::NotSuperResolution { .. } => 5,
-            E::TooLarge { .. } => 6,
-            E::Option(_) => USAGE,
-            E::NonFinite { .. } => 1,
-            E::Cancelled => INTERRUPTED,
-        }
-    }
-}
-
-impl Coded for prism_interpolate::Error {
-    fn code(&self) -> i32 {
-        use prism_interpolate::Error as E;
-        match self {
-            E::Core(e) => e.code(),
-            E::Media(e) => e.code(),
-            E::NotInterpolationModel { .. } => 5,
-            E::FrameSize { .. } | E::Image { .. } | E::Input(_) | E::Memory { .. } => 6,
-            E::Timestep { .. }
-            | E::Unreachable { .. }
-            | E::Scale { .. }
-            | E::FrameRate { .. }
-            | E::Output { .. } => USAGE,
-            E::NonFinite { .. } | E::Io { .. } => 1,
-            E::Cancelled => INTERRUPTED,
-        }
-    }
-}
-
-impl Coded for prism_style::Error {
-    fn code(&self) -> i32 {
-        use prism_style::Error as E;
-        match self {
-            E::Core(e) => e.code(),
-            E::Hub(e) => e.code(),
-            E::Media(e) => e.code(),
-            E::BadModel { .. } => 5,
-            E::Options(_) => USAGE,
-            E::ImageSize { .. } => 6,
-            E::Diverged { .. } => 1,
-            E::Cancelled { .. } => INTERRUPTED,
-        }
-    }
-}
-
-impl Coded for prism_hub::Error {
-    fn code(&self) -> i32 {
-        use prism_hub::Error as E;
-        match self {
-            E::Core(e) => e.code(),
-            E::Io { .. } | E::Client(_) => 1,
-            E::Usage(_) => USAGE,
-            // Registry, download, verification and cache errors: the model is not usable.
-            _ => 5,
-        }
-    }
-}
+coded!(
+    prism_core::Error,
+    prism_media::Error,
+    prism_upscale::Error,
+    prism_interpolate::Error,
+    prism_style::Error,
+    prism_hub::Error
+);
 
 /// `?` on library results inside `#[pymethods]`.
 pub trait IntoPy<T> {

@@ -1,5 +1,6 @@
 //! Errors of the style crate, each naming the file or the option involved.
 
+use prism_core::ErrorKind;
 use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +31,21 @@ pub enum Error {
 
     #[error("interrupted at step {step}")]
     Cancelled { step: usize },
+}
+
+impl Error {
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Core(e) => e.kind(),
+            Error::Hub(e) => e.kind(),
+            Error::Media(e) => e.kind(),
+            Error::BadModel { .. } => ErrorKind::Model,
+            Error::Options(_) => ErrorKind::Usage,
+            Error::ImageSize { .. } => ErrorKind::Input,
+            Error::Diverged { .. } => ErrorKind::Failed,
+            Error::Cancelled { .. } => ErrorKind::Cancelled,
+        }
+    }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

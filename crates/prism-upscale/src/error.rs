@@ -1,5 +1,6 @@
 //! Errors of the upscaling crate.
 
+use prism_core::ErrorKind;
 use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +33,21 @@ pub enum Error {
 
     #[error("interrupted")]
     Cancelled,
+}
+
+impl Error {
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Core(e) => e.kind(),
+            Error::Hub(e) => e.kind(),
+            Error::Media(e) => e.kind(),
+            Error::NotSuperResolution { .. } => ErrorKind::Model,
+            Error::TooLarge { .. } => ErrorKind::Input,
+            Error::Option(_) => ErrorKind::Usage,
+            Error::NonFinite { .. } => ErrorKind::Failed,
+            Error::Cancelled => ErrorKind::Cancelled,
+        }
+    }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
