@@ -129,3 +129,41 @@ fn film_refuses_a_frame_over_the_memory_budget() {
     );
     assert!(!tmp.path().join("out/000001.png").exists());
 }
+
+/// The library on a 64x48 crop: in bisection mode t = 1/3 is one run at dt = 1/3 from the pair
+/// (nearest the middle), so it equals the direct run; t = 2/3 is then the middle of (1/3, 1), not
+/// the direct run's frame.
+#[test]
+fn film_bisects_other_timesteps_nearest_the_middle() {
+    use prism_interpolate::{Interpolator, InterpolatorOptions, TimestepMode};
+    let dir = refs();
+    let crop = |name: &str| {
+        image::open(dir.join(name))
+            .unwrap()
+            .crop_imm(100, 80, 64, 48)
+    };
+    let (a, b) = (crop("a.png"), crop("b.png"));
+    let path = common::exported("film");
+    let net = |mode| {
+        Interpolator::new(
+            &path,
+            InterpolatorOptions {
+                session: prism_core::SessionOptions {
+                    device: prism_core::Device::Cpu,
+                    precision: prism_core::Precision::Fp32,
+                    ..prism_core::SessionOptions::default()
+                },
+                timestep_mode: mode,
+                ..InterpolatorOptions::default()
+            },
+        )
+        .unwrap()
+    };
+    let ts = [1.0 / 3.0, 2.0 / 3.0];
+    let bisect = net(None).interpolate_many(&a, &b, &ts).unwrap();
+    let direct = net(Some(TimestepMode::Direct))
+        .interpolate_many(&a, &b, &ts)
+        .unwrap();
+    assert_eq!(bisect[0].image, direct[0].image);
+    assert_ne!(bisect[1].image, direct[1].image);
+}
