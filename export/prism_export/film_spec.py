@@ -12,9 +12,11 @@ INPUTS = ["img0", "img1", "dt"]
 OUTPUTS = ["frame", "flow"]
 LICENCE = ("Apache-2.0 (film_net code: google-research/frame-interpolation; the exported weights here "
            "are seeded random, real ones via --weights)")
-# Peak resident memory of one CPU FP32 run, measured (README, "FILM memory"): base + per padded pixel.
-MEMORY_BASE_MIB = 160
-MEMORY_BYTES_PER_PIXEL = 4200
+# Peak resident memory of one CPU FP32 run of `prism interpolate` (README, FILM): base + per padded
+# pixel, an upper bound of the measured 614 MiB (448x256), 3452 MiB (1280x720) and 10124 MiB
+# (1920x1080; ONNX Runtime's arena grows in doubling steps, so the need is not linear).
+MEMORY_BASE_MIB = 240
+MEMORY_BYTES_PER_PIXEL = 5200
 
 
 def _dt(img, t: float):
@@ -50,7 +52,6 @@ def metadata():
         "prism.timestep": "any",
         # trained for the middle frame: other timesteps by recursive bisection unless asked otherwise
         "prism.timestep_mode": "bisect",
-        "prism.timestep_input": "dt",
         "prism.value_range": "0..1",
         "prism.flow_output": "flow",
         "prism.flow_layout": "t->img0 (x,y) in ch 0:2, t->img1 (x,y) in ch 2:4, pixels, backward warp",
