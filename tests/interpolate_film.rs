@@ -54,14 +54,9 @@ fn interpolate(dir: &Path, out: &Path, extra: &[&str]) -> String {
     err
 }
 
-/// Output frame `i` of a frame folder (8-digit names; 6 digits before the shared pipeline).
+/// Output frame `i` of a frame folder.
 fn frame(dir: &Path, i: usize) -> PathBuf {
-    let long = dir.join(format!("{i:08}.png"));
-    if long.is_file() {
-        long
-    } else {
-        dir.join(format!("{i:06}.png"))
-    }
+    dir.join(format!("{i:08}.png"))
 }
 
 #[test]
@@ -127,7 +122,54 @@ fn film_refuses_a_frame_over_the_memory_budget() {
         err.contains("301x203") && err.contains("MiB") && err.contains("--memory-budget"),
         "{err}"
     );
-    assert!(!tmp.path().join("out/000001.png").exists());
+    assert!(!frame(&tmp.path().join("out"), 1).exists());
+}
+
+/// A folder of three frames through the sequence pipeline with FILM: `-x 2` makes five frames,
+/// the sources unchanged in place and each pair's flow written.
+#[test]
+fn film_frame_folder() {
+    let dir = refs();
+    let tmp = tempfile::tempdir().unwrap();
+    let frames = tmp.path().join("frames");
+    std::fs::create_dir(&frames).unwrap();
+    let a = image::open(dir.join("a.png")).unwrap();
+    let b = image::open(dir.join("b.png")).unwrap();
+    for (i, (image, x)) in [(&a, 40), (&b, 40), (&b, 44)].into_iter().enumerate() {
+        image
+            .crop_imm(x, 60, 64, 48)
+            .save(frames.join(format!("f{i}.png")))
+            .unwrap();
+    }
+    let out = tmp.path().join("out");
+    let (code, err) = run(prism()
+        .arg("interpolate")
+        .arg(&frames)
+        .arg("-o")
+        .arg(&out)
+        .args([
+            "-m",
+            "film",
+            "-x",
+            "2",
+            "--flow",
+            "--device",
+            "cpu",
+            "--no-progress",
+        ]));
+    assert_eq!(code, 0, "{err}");
+    for i in 0..5 {
+        let f = image::open(frame(&out, i)).unwrap();
+        assert_eq!((f.width(), f.height()), (64, 48));
+    }
+    assert!(!frame(&out, 5).exists());
+    assert_eq!(
+        image::open(frame(&out, 2)).unwrap().to_rgb8(),
+        image::open(frames.join("f1.png")).unwrap().to_rgb8()
+    );
+    for pair in ["00000000-00000001", "00000001-00000002"] {
+        assert!(out.join(format!("flow/{pair}.flo")).is_file(), "{pair}");
+    }
 }
 
 /// The library on a 64x48 crop: in bisection mode t = 1/3 is one run at dt = 1/3 from the pair
