@@ -260,7 +260,10 @@ fn errors_are_clear_and_inputs_safe() {
     // Frames of an earlier run are not mixed with new ones unless --overwrite says so.
     let (code, err) = hd(&["--nearest-timestep"]);
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("earlier run") && err.contains("--overwrite"), "{err}");
+    assert!(
+        err.contains("earlier run") && err.contains("--overwrite"),
+        "{err}"
+    );
     let (code, err) = hd(&["--nearest-timestep", "--overwrite"]);
     assert_eq!(code, 0, "{err}");
 

@@ -146,7 +146,10 @@ fn auto_plan_is_whole_when_it_fits_and_seam_free_when_not() {
     .unwrap();
     let out = small.upscale(&crop).unwrap();
     let diff = max_diff(&out, &whole);
-    eprintln!("auto, 20 MiB: {} runs, max diff {diff:.3}/255", small.session_stats().1);
+    eprintln!(
+        "auto, 20 MiB: {} runs, max diff {diff:.3}/255",
+        small.session_stats().1
+    );
     assert_eq!(small.session_stats().1, 4);
     assert!(diff <= 1.0, "auto tiles differ from untiled by {diff}/255");
 }

@@ -491,7 +491,9 @@ fn bench(root: &Path) -> Result<()> {
         .arg("--prism")
         .arg(prism(root)))?;
     step("INT8 variants behind the quality gate (python -m prism_export.quantize; cached)");
-    run(Command::new(&py).args(["-m", "prism_export.quantize"]).args(INT8_MODELS))?;
+    run(Command::new(&py)
+        .args(["-m", "prism_export.quantize"])
+        .args(INT8_MODELS))?;
     step("side by side: Prism, onnxruntime, PyTorch, ncnn (export/bench/side_by_side.py)");
     run(Command::new(&py)
         .arg("export/bench/side_by_side.py")
