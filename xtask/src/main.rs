@@ -412,6 +412,8 @@ fn test(root: &Path) -> Result<()> {
     run(Command::new(&py).arg("export/parity/style_parity.py"))?;
     step("onnxruntime references for the real fast styles (export/parity/fast_style_refs.py)");
     run(Command::new(&py).arg("export/parity/fast_style_refs.py"))?;
+    step("prism and libprism_capi (the C and C++ examples and the Python tests run them)");
+    run(Command::new("cargo").args(["build", "--quiet", "-p", "prism-cli", "-p", "prism-capi"]))?;
     step("cargo test");
     run(Command::new("cargo").args(["test", "--workspace", "--exclude", "xtask"]))?;
     step("export tests (pytest)");
@@ -428,7 +430,6 @@ fn python_package(root: &Path, py: &Path) -> Result<()> {
     let build = root.join(".prism/py-build");
     let maturin_dir = build.join("maturin");
     pip_target(&maturin_dir, "maturin==1.16.0", true)?;
-    run(Command::new("cargo").args(["build", "--quiet", "-p", "prism-cli"]))?;
     let wheels = build.join("wheels");
     if wheels.exists() {
         std::fs::remove_dir_all(&wheels)?;
