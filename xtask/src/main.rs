@@ -258,7 +258,8 @@ fn interpolate_demo(root: &Path, py: &Path) -> Result<()> {
             .arg(input.join("I0_1.png"))
             .arg("-o")
             .arg(out.join(dir).join("frames"))
-            .args(["--model", model, "--frames", "7", "--flow", "--preview"])
+            .args(["--model", model, "--frames", "7", "--flow", "--overwrite"])
+            .arg("--preview")
             .arg(out.join(dir).join("preview.gif")))?;
     }
     eprintln!(
