@@ -2,7 +2,7 @@
 
 use anyhow::{Result, bail};
 use clap::{Args, Subcommand};
-use prism_hub::{ManagerOptions, ModelManager, registry::TASKS};
+use prism_hub::{ManagerOptions, ModelManager};
 
 #[derive(Args)]
 pub struct ModelsArgs {
@@ -86,33 +86,6 @@ pub fn run(args: ModelsArgs) -> Result<()> {
     }
 }
 
-fn availability(manager: &ModelManager, entry: &prism_hub::ModelEntry) -> Result<Vec<String>> {
-    let mut out = Vec::new();
-    if manager.exported_path(entry).is_some() {
-        out.push("exported".to_string());
-    }
-    let hub = manager.hub()?;
-    for (v, f) in entry.hub_files() {
-        if hub.cached(f).is_some() {
-            out.push(format!("cached:{}", v.precision));
-        }
-    }
-    Ok(out)
-}
-
-/// The quality gate of the exported INT8 variant beside the FP32 export, as its manifest lists it.
-fn int8_gate(
-    manager: &ModelManager,
-    entry: &prism_hub::ModelEntry,
-) -> Option<prism_core::models::Gate> {
-    let fp32 = manager.exported_path(entry)?;
-    let name = fp32.file_name()?.to_str()?;
-    let base = name.strip_suffix(".fp32.onnx")?;
-    prism_core::models::int8_gate(&fp32.with_file_name(format!("{base}.int8.onnx")))
-        .ok()
-        .flatten()
-}
-
 /// `pass 41.3 dB, p99.9 2.1/255` for the table.
 fn gate_text(gate: &serde_json::Value) -> String {
     match (
@@ -129,30 +102,7 @@ fn gate_text(gate: &serde_json::Value) -> String {
 }
 
 fn list(manager: &ModelManager, task: Option<&str>, json: bool) -> Result<()> {
-    if let Some(t) = task
-        && !TASKS.contains(&t)
-    {
-        bail!("unknown task `{t}` (expected one of {})", TASKS.join(", "));
-    }
-    let mut rows = Vec::new();
-    for entry in manager.registry().by_task(task) {
-        let available = availability(manager, entry)?;
-        let sources: Vec<&str> = [
-            entry.exported().then_some("export"),
-            entry.hub_files().next().map(|_| "hub"),
-            (!entry.upstream.is_empty()).then_some("upstream"),
-        ]
-        .into_iter()
-        .flatten()
-        .collect();
-        rows.push(serde_json::json!({
-            "id": entry.id, "task": entry.task, "architecture": entry.architecture,
-            "scale": entry.scale, "precisions": entry.variants.iter().map(|v| v.precision.clone()).collect::<Vec<_>>(),
-            "sources": sources, "available": available, "license": entry.license,
-            "weights": entry.weights, "upstream": entry.upstream,
-            "int8_gate": int8_gate(manager, entry),
-        }));
-    }
+    let rows = manager.list(task)?;
     if json {
         println!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(());

@@ -14,6 +14,7 @@ pub mod cache;
 pub mod checks;
 pub mod error;
 pub mod hub;
+mod listing;
 pub mod manager;
 pub mod names;
 pub mod registry;

@@ -2,7 +2,6 @@
 
 use std::path::PathBuf;
 
-use prism_hub::registry::TASKS;
 use prism_hub::{ManagerOptions, ModelManager};
 use pyo3::prelude::*;
 
@@ -17,43 +16,8 @@ fn manager() -> PyResult<ModelManager> {
 #[pyfunction]
 #[pyo3(signature = (task = None))]
 pub fn list_models_json(py: Python<'_>, task: Option<String>) -> PyResult<String> {
-    if let Some(t) = task.as_deref()
-        && !TASKS.contains(&t)
-    {
-        return Err(with_code(
-            1,
-            format!("unknown task `{t}` (expected one of {})", TASKS.join(", ")),
-        ));
-    }
     py.detach(|| {
-        let manager = manager()?;
-        let hub = manager.hub().py_err()?;
-        let mut rows = Vec::new();
-        for entry in manager.registry().by_task(task.as_deref()) {
-            let mut available = Vec::new();
-            if manager.exported_path(entry).is_some() {
-                available.push("exported".to_string());
-            }
-            for (v, f) in entry.hub_files() {
-                if hub.cached(f).is_some() {
-                    available.push(format!("cached:{}", v.precision));
-                }
-            }
-            let sources: Vec<&str> = [
-                entry.exported().then_some("export"),
-                entry.hub_files().next().map(|_| "hub"),
-                (!entry.upstream.is_empty()).then_some("upstream"),
-            ]
-            .into_iter()
-            .flatten()
-            .collect();
-            rows.push(serde_json::json!({
-                "id": entry.id, "task": entry.task, "architecture": entry.architecture,
-                "scale": entry.scale, "precisions": entry.variants.iter().map(|v| v.precision.clone()).collect::<Vec<_>>(),
-                "sources": sources, "available": available, "license": entry.license,
-                "weights": entry.weights, "upstream": entry.upstream, "description": entry.description,
-            }));
-        }
+        let rows = manager()?.list(task.as_deref()).py_err()?;
         Ok(serde_json::Value::Array(rows).to_string())
     })
 }
