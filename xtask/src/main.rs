@@ -12,6 +12,8 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
+mod ray;
+
 /// The ONNX Runtime release Prism is built and tested against.
 const ORT_VERSION: &str = "1.31.1";
 /// An older release, installed only for the test of the "too old" error.
@@ -419,7 +421,8 @@ fn test(root: &Path) -> Result<()> {
     run(Command::new("cargo").args(["test", "--workspace", "--exclude", "xtask"]))?;
     step("export tests (pytest)");
     run(Command::new(&py).args(["-m", "pytest", "-q", "export/tests"]))?;
-    python_package(root, &py)
+    python_package(root, &py)?;
+    ray::ray_tests(root, &py)
 }
 
 /// The `prism` Python package: a debug abi3 wheel built with maturin (into `.prism/py-build`,

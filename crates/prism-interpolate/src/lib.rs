@@ -14,6 +14,7 @@ pub mod flow;
 pub mod interpolator;
 pub mod media;
 pub mod metrics;
+pub mod segment;
 pub mod sequence;
 pub mod timing;
 

@@ -123,6 +123,8 @@ pub struct InterpolatedStream<'a, I> {
     queue: VecDeque<OutputFrame>,
     done: bool,
     stats: SequenceStats,
+    /// A segment that a later one continues: no held frames after its last source frame.
+    open_end: bool,
 }
 
 impl<'a, I> InterpolatedStream<'a, I>
@@ -147,7 +149,18 @@ where
             queue: VecDeque::new(),
             done: false,
             stats: SequenceStats::default(),
+            open_end: false,
         })
+    }
+
+    /// Makes this a segment of a longer sequence ([`crate::segment`]): its first source frame is
+    /// `first_index` (a kept frame of the whole run), outputs carry the whole run's numbers, and
+    /// with `open_end` the stream stops after its last pair (the next segment starts on that frame).
+    pub fn segment(mut self, first_index: u64, open_end: bool) -> Self {
+        self.stats.read = first_index;
+        self.next_output = self.step.first_output_at(first_index);
+        self.open_end = open_end;
+        self
     }
 
     pub fn stats(&self) -> &SequenceStats {
@@ -208,9 +221,7 @@ where
                 &format!("frame {index}"),
             )?;
             let thumb = thumbnail(&image);
-            if let Some(limit) = self.options.dedup_threshold
-                && ssim_plane(cur.thumb.view(), thumb.view()) >= limit
-            {
+            if is_duplicate(&cur.thumb, &thumb, self.options.dedup_threshold) {
                 tracing::debug!(frame = index, "duplicate of frame {}; dropped", cur.index);
                 self.stats.duplicates_dropped += 1;
                 continue;
@@ -234,9 +245,7 @@ where
             positions.push(self.step.fraction(k, a.index, b.index));
         }
         let wanted: Vec<f64> = positions.iter().copied().filter(|&t| t > 0.0).collect();
-        let cut = self.options.scene_threshold > 0.0
-            && !wanted.is_empty()
-            && ssim_plane(a.thumb.view(), b.thumb.view()) < self.options.scene_threshold;
+        let cut = !wanted.is_empty() && is_cut(&a.thumb, &b.thumb, self.options.scene_threshold);
         let mut made = Vec::new();
         let mut pair_flow = None;
         if cut {
@@ -313,6 +322,9 @@ where
         let Some(last) = self.current.take() else {
             return;
         };
+        if self.open_end {
+            return;
+        }
         let total = self
             .step
             .output_count(self.stats.read, self.options.hold_last);
@@ -363,6 +375,16 @@ pub fn thumbnail(image: &DynamicImage) -> Array2<f32> {
     let small = image.thumbnail(THUMB, THUMB).to_luma32f();
     let (w, h) = small.dimensions();
     Array2::from_shape_vec((h as usize, w as usize), small.into_raw()).expect("w * h samples")
+}
+
+/// `--dedup`'s rule: `next` is dropped when its thumbnail is this similar to the last kept one's.
+pub fn is_duplicate(kept: &Array2<f32>, next: &Array2<f32>, limit: Option<f64>) -> bool {
+    limit.is_some_and(|limit| ssim_plane(kept.view(), next.view()) >= limit)
+}
+
+/// A scene cut between kept frames `a` and `b` (`threshold` 0 disables detection).
+pub fn is_cut(a: &Array2<f32>, b: &Array2<f32>, threshold: f64) -> bool {
+    threshold > 0.0 && ssim_plane(a.view(), b.view()) < threshold
 }
 
 /// The thumbnail SSIM of two frames, as cut and duplicate detection see it.

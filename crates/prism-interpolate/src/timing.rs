@@ -239,6 +239,11 @@ impl Step {
         u128::from(k) * u128::from(self.num) < u128::from(index) * u128::from(self.den)
     }
 
+    /// The first output at or after source frame `index` (`k * step >= index`).
+    pub fn first_output_at(self, index: u64) -> u64 {
+        saturate((u128::from(index) * u128::from(self.den)).div_ceil(u128::from(self.num.max(1))))
+    }
+
     /// The fraction of the way from source `a` to source `b` (`a <= pos(k) < b`) of output `k`.
     pub fn fraction(self, k: u64, a: u64, b: u64) -> f64 {
         let p = u128::from(k) * u128::from(self.num);

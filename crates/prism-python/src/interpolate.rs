@@ -16,7 +16,7 @@ use crate::session;
 /// A loaded RIFE model (`prism interpolate --model`), ready to make frames between two arrays.
 #[pyclass(module = "prism", frozen)]
 pub struct Interpolator {
-    inner: Mutex<prism_interpolate::Interpolator>,
+    pub(crate) inner: Mutex<prism_interpolate::Interpolator>,
     path: PathBuf,
     provider: String,
     support: TimestepSupport,

@@ -11,6 +11,7 @@
 mod arrays;
 mod errors;
 mod interpolate;
+mod jobs;
 mod models;
 mod progress;
 mod session;
@@ -46,5 +47,13 @@ fn _prism(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(models::runtime_info_json, m)?)?;
     m.add_function(wrap_pyfunction!(models::read_image, m)?)?;
     m.add_function(wrap_pyfunction!(models::write_image, m)?)?;
+    m.add_function(wrap_pyfunction!(jobs::list_inputs, m)?)?;
+    m.add_function(wrap_pyfunction!(jobs::plan_batch, m)?)?;
+    m.add_function(wrap_pyfunction!(jobs::map_files, m)?)?;
+    m.add_function(wrap_pyfunction!(jobs::segments, m)?)?;
+    m.add_function(wrap_pyfunction!(jobs::interpolate_segment, m)?)?;
+    m.add_function(wrap_pyfunction!(jobs::decode_video, m)?)?;
+    m.add_function(wrap_pyfunction!(jobs::remove_partials, m)?)?;
+    m.add_function(wrap_pyfunction!(jobs::encode_video, m)?)?;
     Ok(())
 }

@@ -56,7 +56,7 @@ fn style_image(value: &Bound<'_, PyAny>) -> PyResult<(DynamicImage, String)> {
 /// A feed-forward style network (`prism style fast`), ready for any number of arrays.
 #[pyclass(module = "prism", frozen)]
 pub struct FastStyle {
-    inner: Mutex<FeedForward>,
+    pub(crate) inner: Mutex<FeedForward>,
     label: String,
     suffix: String,
     provider: String,

@@ -15,7 +15,8 @@ use crate::session;
 /// A loaded super-resolution model (`prism upscale --model`), ready to upscale arrays.
 #[pyclass(module = "prism", frozen)]
 pub struct Upscaler {
-    inner: Mutex<prism_upscale::Upscaler>,
+    pub(crate) inner: Mutex<prism_upscale::Upscaler>,
+    suffix: String,
     path: PathBuf,
     scale: usize,
     provider: String,
@@ -98,12 +99,20 @@ impl Upscaler {
             tta,
         };
         let model = model.to_string();
+        let named = scale;
         let (upscaler, path) = py.detach(|| -> PyResult<_> {
             let path = prism_hub::resolve_model(&model).py_err()?;
             let upscaler = prism_upscale::Upscaler::new(&path, options).py_err()?;
             Ok((upscaler, path))
         })?;
+        // As `prism upscale` names outputs.
+        let suffix = match named {
+            OutputScale::Factor(f) => format!("_x{f}"),
+            OutputScale::Native => format!("_x{}", upscaler.info().scale),
+            _ => "_up".into(),
+        };
         Ok(Upscaler {
+            suffix,
             path,
             scale: upscaler.info().scale,
             provider: upscaler.model().provider().to_string(),
@@ -142,6 +151,12 @@ impl Upscaler {
     #[getter]
     fn scale(&self) -> usize {
         self.scale
+    }
+
+    /// The file-name suffix `prism upscale` gives outputs (`_x4`, `_x1.5`, `_up`).
+    #[getter]
+    fn suffix(&self) -> &str {
+        &self.suffix
     }
 
     /// The model file in use.

@@ -65,6 +65,9 @@ class Upscaler:
     def tile(self) -> int: ...
     @property
     def overlap(self) -> int: ...
+    @property
+    def suffix(self) -> str:
+        """The output-name suffix `prism upscale` gives (`_x4`, `_x1.5`, `_up`)."""
 
 class Interpolator:
     def __init__(

@@ -1,0 +1,76 @@
+"""Typed interface of `prism.ray` (checked against the module by tests/test_ray.py)."""
+
+from os import PathLike
+from typing import Any, Callable, Dict, Optional, Union
+
+StrPath = Union[str, PathLike]
+Progress = Optional[Callable[[int, int], Any]]
+
+def upscale_folder(
+    src: StrPath,
+    dst: Optional[StrPath],
+    *,
+    model: str = "realesrgan-x4plus",
+    suffix: Optional[str] = None,
+    recursive: bool = False,
+    glob: Optional[str] = None,
+    format: Optional[str] = None,
+    quality: int = 95,
+    overwrite: bool = False,
+    num_actors: int = 1,
+    num_cpus: float = 1,
+    num_gpus: float = 0,
+    batch_size: int = 4,
+    progress: Progress = None,
+    **options: Any,
+) -> Dict[str, Any]: ...
+def style_folder(
+    src: StrPath,
+    dst: Optional[StrPath],
+    *,
+    model: Optional[str] = None,
+    suffix: Optional[str] = None,
+    recursive: bool = False,
+    glob: Optional[str] = None,
+    format: Optional[str] = None,
+    quality: int = 95,
+    overwrite: bool = False,
+    content_scale: float = 1.0,
+    strength: float = 1.0,
+    preserve_colors: bool = False,
+    num_actors: int = 1,
+    num_cpus: float = 1,
+    num_gpus: float = 0,
+    batch_size: int = 4,
+    progress: Progress = None,
+    **options: Any,
+) -> Dict[str, Any]: ...
+def interpolate_video(
+    src: StrPath,
+    dst: StrPath,
+    *,
+    model: str = "rife-v4.6",
+    multiple: int = 2,
+    fps: Optional[str] = None,
+    input_fps: Optional[str] = None,
+    scene_threshold: float = 0.2,
+    dedup: bool = False,
+    dedup_threshold: float = 0.996,
+    frame_format: str = "png",
+    segment_frames: int = 48,
+    at_cuts: bool = True,
+    recursive: bool = False,
+    glob: Optional[str] = None,
+    overwrite: bool = False,
+    work_dir: Optional[StrPath] = None,
+    codec: str = "libx264",
+    crf: int = 18,
+    preset: str = "medium",
+    pix_fmt: str = "yuv420p",
+    no_audio: bool = False,
+    num_actors: int = 1,
+    num_cpus: float = 1,
+    num_gpus: float = 0,
+    progress: Progress = None,
+    **options: Any,
+) -> Dict[str, Any]: ...
