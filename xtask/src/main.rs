@@ -12,6 +12,7 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
+mod browser;
 mod ray;
 
 /// The ONNX Runtime release Prism is built and tested against.
@@ -419,6 +420,7 @@ fn test(root: &Path) -> Result<()> {
     run(Command::new("cargo").args(["build", "--quiet", "-p", "prism-cli", "-p", "prism-capi"]))?;
     step("cargo test");
     run(Command::new("cargo").args(["test", "--workspace", "--exclude", "xtask"]))?;
+    browser::test(root)?;
     step("export tests (pytest)");
     run(Command::new(&py).args(["-m", "pytest", "-q", "export/tests"]))?;
     python_package(root, &py)?;

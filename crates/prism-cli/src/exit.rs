@@ -33,6 +33,9 @@ fn kind(error: &anyhow::Error) -> Option<ErrorKind> {
     if let Some(e) = error.downcast_ref::<prism_style::Error>() {
         return Some(e.kind());
     }
+    if let Some(e) = error.downcast_ref::<prism_serve::Error>() {
+        return Some(e.kind());
+    }
     error
         .downcast_ref::<prism_hub::Error>()
         .map(prism_hub::Error::kind)

@@ -20,6 +20,7 @@ mod interpolate;
 mod media_args;
 mod models;
 mod report;
+mod serve;
 mod session_args;
 mod style;
 mod style_fast;
@@ -96,6 +97,8 @@ enum Command {
     Upscale(Box<upscale::UpscaleArgs>),
     /// Named models: the registry, the Hugging Face Hub cache, downloads and search.
     Models(models::ModelsArgs),
+    /// A local web page for upscaling, interpolation and style transfer (drag files, run, compare).
+    Serve(Box<serve::ServeArgs>),
 }
 
 fn main() -> ExitCode {
@@ -149,6 +152,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Devices { json } => devices(&runtime, json),
         Command::Upscale(args) => upscale::run(*args, &runtime),
         Command::Models(args) => models::run(args),
+        Command::Serve(args) => serve::run(*args, &runtime),
         Command::Info {
             model,
             no_session,
