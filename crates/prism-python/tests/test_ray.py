@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import json
 import os
 import shutil
 import signal
@@ -212,13 +213,14 @@ def test_style_folder_matches_the_command(cli, cluster, tmp_path):
 
 
 def frames(folder: Path) -> Path:
-    """Eight 64x96 frames of a slow pan with a scene cut (another picture) after frame 4."""
+    """Eight 64x96 frames of a slow pan (frame 2 repeats frame 1) with a scene cut (another
+    picture) after frame 4."""
     from skimage import data
 
     folder.mkdir(parents=True, exist_ok=True)
     other = np.ascontiguousarray(data.chelsea()[100:164, 100:196])
     for i in range(8):
-        image = photo(64, 96, dx=4 * i) if i < 5 else np.roll(other, 4 * i, axis=1)
+        image = photo(64, 96, dx=4 * min(i, 1) + 4 * max(i - 2, 0)) if i < 5 else np.roll(other, 4 * i, axis=1)
         save(np.ascontiguousarray(image), folder / f"f{i:02}.png")
     return folder
 
@@ -226,19 +228,26 @@ def frames(folder: Path) -> Path:
 def test_segmented_interpolation_equals_one_run(cli, cluster, tmp_path):
     src = frames(tmp_path / "in")
     code = (
-        "import prism.ray\n"
-        f"r = prism.ray.interpolate_video({str(src)!r}, {str(tmp_path / 'ray')!r}, fps='60',"
-        " segment_frames=2, num_actors=2, threads=1)\n"
-        "print(r['segments'], r['rate'], r['frames'])\n"
+        "import json, prism.ray\n"
+        "seen = []\n"
+        "def run():\n"
+        f"    return prism.ray.interpolate_video({str(src)!r}, {str(tmp_path / 'ray')!r}, fps='60',"
+        " dedup=True, segment_frames=2, num_actors=2, threads=1, progress=lambda d, t: seen.append([d, t]))\n"
+        "r = run()\n"
+        "again = run()\n"
+        "print(json.dumps([r['segments'], r['rate'], r['frames'], seen, again['skipped']]))\n"
     )
     done = cluster.driver(code)
     assert done.returncode == 0, done.stderr[-4000:]
-    segments = ast.literal_eval(done.stdout.strip().splitlines()[-1].rsplit("]", 1)[0] + "]")
-    assert len(segments) >= 4 and any(s[0] == 5 for s in segments), segments
-    ran = run_cli(cli, "interpolate", src, "-o", tmp_path / "cli", "--fps", "60", "--threads", "1")
+    segments, rate, total, seen, skipped = json.loads(done.stdout.strip().splitlines()[-1])
+    # Boundaries on kept frames only: frame 2 (a duplicate) is never one; the cut starts one.
+    assert [s[:2] for s in segments] == [[0, 3], [3, 5], [5, 7]], segments
+    assert (rate, total) == ("60", 18)  # 7 source intervals at 24 -> 60 fps, ending on frame 7
+    assert seen[-1] == [3, 3] and skipped == 3  # progress; the rerun resumes (nothing redone)
+    ran = run_cli(cli, "interpolate", src, "-o", tmp_path / "cli", "--fps", "60", "--dedup",
+                  "--threads", "1")
     assert ran.returncode == 0, ran.stderr
-    names = same_files(tmp_path / "ray", tmp_path / "cli")
-    assert len(names) == 18  # 7 source intervals at 24 -> 60 fps, ending on the last frame
+    assert len(same_files(tmp_path / "ray", tmp_path / "cli")) == 18
 
 
 def test_segmented_video_equals_one_run(cli, cluster, tmp_path):
