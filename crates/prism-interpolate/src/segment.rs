@@ -128,3 +128,55 @@ pub fn interpolate_segment(
     let (stream, _) = run_frames(FrameSource::Images(paths), sink, &run, make, |_| Ok(()))?;
     Ok(stream.stats().clone())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::timing::{FrameRate, Timing};
+
+    /// Segments' output ranges tile the whole run's outputs, for multiples and rational rates.
+    #[test]
+    fn outputs_tile_the_whole_run() {
+        let rate = |num, den| FrameRate { num, den };
+        let timings = [
+            Timing::Multiple(2),
+            Timing::Multiple(3),
+            Timing::Rate {
+                input: rate(24, 1),
+                output: rate(60, 1),
+            },
+            Timing::Rate {
+                input: rate(24000, 1001),
+                output: rate(60, 1),
+            },
+            Timing::Rate {
+                input: rate(60, 1),
+                output: rate(24, 1),
+            },
+        ];
+        for timing in timings {
+            for hold_last in [false, true] {
+                let options = SequenceOptions {
+                    timing,
+                    hold_last,
+                    ..SequenceOptions::default()
+                };
+                let count = 11;
+                let bounds = [0u64, 3, 4, 8, 10];
+                let mut next = 0;
+                for w in bounds.windows(2) {
+                    let s = Segment {
+                        first: w[0],
+                        last: w[1],
+                        count,
+                    };
+                    let r = s.outputs(&options).unwrap();
+                    assert_eq!(r.start, next, "{timing:?} {w:?}");
+                    next = r.end;
+                }
+                let step = timing.step().unwrap();
+                assert_eq!(next, step.output_count(count, hold_last), "{timing:?}");
+            }
+        }
+    }
+}
