@@ -73,6 +73,12 @@ fn start_server(root: &Path, jobs: &Path) -> Result<(Server, String)> {
 /// The whole browser test (about a minute on 2 cores).
 pub fn test(root: &Path) -> Result<()> {
     let dir = root.join("tests/browser");
+    let node = Command::new("node").arg("--version").output();
+    if !node.is_ok_and(|o| o.status.success()) {
+        bail!(
+            "the browser test of prism serve needs Node.js 20 or newer with npm (`node` was not found)"
+        );
+    }
     npm_ci(&dir)?;
     let work = root.join("target/serve-browser");
     if work.exists() {

@@ -63,7 +63,9 @@ pub fn run(args: ServeArgs, runtime: &RuntimeOptions) -> Result<()> {
     if args.open {
         open_browser(&server.open_url());
     }
-    server.run()?;
+    server.run(Some(global::interrupt_shared()))?;
+    // Ctrl-C: exit 130 like every other command (jobs were cancelled between steps).
+    global::check_interrupted()?;
     Ok(())
 }
 

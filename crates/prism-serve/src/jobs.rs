@@ -275,6 +275,17 @@ impl Jobs {
         true
     }
 
+    /// Stops every job (the server is going away): queued ones at once, running ones between
+    /// steps.
+    pub fn cancel_all(&self) {
+        let ids: Vec<String> = self.entries.lock().unwrap().keys().cloned().collect();
+        for id in ids {
+            if self.get(&id).is_some_and(|j| !j.state.finished()) {
+                self.cancel(&id);
+            }
+        }
+    }
+
     fn save(&self, id: &str) {
         let _one_at_a_time = self.saving.lock().unwrap_or_else(|e| e.into_inner());
         let Some(job) = self.get(id) else { return };

@@ -16,6 +16,7 @@ mod work;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use prism_core::{ErrorKind, SessionOptions};
 use prism_media::Limits;
@@ -184,17 +185,32 @@ impl Server {
         }
     }
 
-    /// Serves until the process ends.
-    pub fn run(self) -> Result<(), Error> {
+    /// Serves until `stop` is set (checked every 200 ms; Ctrl-C), then cancels running jobs
+    /// between their steps and returns, closing open connections.
+    pub fn run(self, stop: Option<Arc<AtomicBool>>) -> Result<(), Error> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()?;
+        let jobs = self.state.jobs.clone();
         runtime.block_on(async move {
             let listener = tokio::net::TcpListener::from_std(self.listener)?;
             let app = routes::router(self.state);
-            axum::serve(listener, app).await
+            let stopped = async {
+                loop {
+                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                    if stop.as_ref().is_some_and(|s| s.load(Ordering::SeqCst)) {
+                        break;
+                    }
+                }
+            };
+            tokio::select! {
+                served = axum::serve(listener, app) => served,
+                () = stopped => Ok(()),
+            }
         })?;
+        jobs.cancel_all();
+        runtime.shutdown_timeout(std::time::Duration::from_secs(1));
         Ok(())
     }
 }

@@ -275,20 +275,20 @@ async fn list_jobs(State(s): Shared) -> Json<Value> {
     Json(json!({ "jobs": s.jobs.list() }))
 }
 
-/// The job of a checked id, or the error answer.
-fn find(s: &AppState, id: &str) -> Result<Job, Response> {
+/// The job of a checked id, or why not (400: not an id, 404: no such job).
+fn find(s: &AppState, id: &str) -> Result<Job, (StatusCode, String)> {
     if !valid_id(id) {
-        return Err(error(StatusCode::BAD_REQUEST, "not a job id"));
+        return Err((StatusCode::BAD_REQUEST, "not a job id".into()));
     }
     s.jobs
         .get(id)
-        .ok_or_else(|| error(StatusCode::NOT_FOUND, format!("no job {id}")))
+        .ok_or_else(|| (StatusCode::NOT_FOUND, format!("no job {id}")))
 }
 
 async fn get_job(State(s): Shared, UrlPath(id): UrlPath<String>) -> Response {
     match find(&s, &id) {
         Ok(job) => Json(job).into_response(),
-        Err(r) => r,
+        Err((status, message)) => error(status, message),
     }
 }
 
@@ -298,14 +298,14 @@ async fn cancel_job(State(s): Shared, UrlPath(id): UrlPath<String>) -> Response 
             s.jobs.cancel(&id);
             Json(s.jobs.get(&id)).into_response()
         }
-        Err(r) => r,
+        Err((status, message)) => error(status, message),
     }
 }
 
 /// The job as JSON on every change, until it has finished.
 async fn events(State(s): Shared, UrlPath(id): UrlPath<String>) -> Response {
-    if let Err(r) = find(&s, &id) {
-        return r;
+    if let Err((status, message)) = find(&s, &id) {
+        return error(status, message);
     }
     let Some(rx) = s.jobs.watch(&id) else {
         return error(StatusCode::NOT_FOUND, "no such job");
@@ -347,7 +347,7 @@ fn job_stream(
 async fn file(State(s): Shared, UrlPath((id, name)): UrlPath<(String, String)>) -> Response {
     let job = match find(&s, &id) {
         Ok(job) => job,
-        Err(r) => return r,
+        Err((status, message)) => return error(status, message),
     };
     if name.split('/').any(|p| p.is_empty() || p.starts_with('.')) || name.contains('\\') {
         return error(StatusCode::BAD_REQUEST, "not a file name");
