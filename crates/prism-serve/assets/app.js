@@ -293,12 +293,16 @@ function compare(j) {
   const before = el('img', { src: fileUrl(j, ofRole(j, 'input')[0]), className: 'before', alt: 'before' });
   const after = el('img', { src: fileUrl(j, name), className: 'after', alt: 'after' });
   const slider = el('input', { type: 'range', min: 0, max: 100, value: 50, id: 'slider', 'aria-label': 'before/after' });
-  const cut = () => { before.style.clipPath = `inset(0 ${100 - slider.value}% 0 0)`; };
+  const line = el('div', { className: 'cut' });
+  const cut = () => {
+    before.style.clipPath = `inset(0 ${100 - slider.value}% 0 0)`;
+    line.style.left = `${slider.value}%`;
+  };
   slider.addEventListener('input', cut);
   cut();
   const link = downloadLink(j, name, 'Download result');
   link.id = 'download-result';
-  return el('div', { className: 'compare-box' }, el('div', { className: 'compare' }, after, before), slider,
+  return el('div', { className: 'compare-box' }, el('div', { className: 'compare' }, after, before, line), slider,
     el('p', { className: 'note', textContent: 'left of the cut: before; right: after' }), link);
 }
 
