@@ -151,6 +151,17 @@ try {
   prism(['upscale', upscaleIn, '-o', upRef, '--model', 'realesr-animevideov3-x2']);
   same('upscale', up, upRef);
 
+  // A model that is not here offers its download (the Hub's code path; offline, its error shows).
+  await page.click('#tasks [data-task=style]');
+  await page.waitForSelector('#model option[value="style-mosaic-zoo"]');
+  await page.select('#model', 'style-mosaic-zoo');
+  assert.equal(await page.$eval('#download-model', (b) => b.hidden), false, 'no download button');
+  await page.click('#download-model');
+  // Offline the Hub's error is shown; with internet the model becomes available.
+  await page.waitForFunction(() => document.querySelector('#model-note').textContent.startsWith('download failed')
+    || !document.querySelector('#model option[value="style-mosaic-zoo"]')?.textContent.includes('not here'), { timeout: 120000 });
+  log(`download offer: ${await page.$eval('#model-note', (n) => n.textContent.slice(0, 90))}`);
+
   // Fast style: multistyle26, style 7 at strength 0.8 (real weights).
   const st = await runJob({ task: 'style', model: 'style-multistyle26', inputs: [styleIn], options: { style: 7, strength: 0.8 }, shot: 'serve-style.png' });
   const stRef = path.join(WORK, 'style-cli.png');
