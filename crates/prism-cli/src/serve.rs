@@ -15,7 +15,7 @@ use crate::session_args::SessionArgs;
 #[derive(Args)]
 pub struct ServeArgs {
     /// Port to listen on (0: any free port; the address is printed).
-    #[arg(long, default_value_t = 8188)]
+    #[arg(long, default_value_t = 8642)]
     pub port: u16,
     /// Address to bind; anything but a loopback address needs --token.
     #[arg(long, default_value = "127.0.0.1")]
