@@ -1,6 +1,7 @@
 //! The browser test of `prism serve`: installs `tests/browser` (npm ci, skipped while its
 //! node_modules matches the lock), starts `target/debug/prism serve --port 0` on a fresh job
-//! folder, runs the node test against the address it prints, and stops the server.
+//! folder, runs the node test against the address it prints, and stops the server. Screenshots
+//! go to target/serve-browser/screenshots; `PRISM_BLESS=1` writes the README's docs/screenshots.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -84,6 +85,12 @@ pub fn test(root: &Path) -> Result<()> {
     if work.exists() {
         std::fs::remove_dir_all(&work)?;
     }
+    // The README's pictures are rewritten only when asked (their page shows run times).
+    let screenshots = if std::env::var_os("PRISM_BLESS").is_some() {
+        root.join("docs/screenshots")
+    } else {
+        work.join("screenshots")
+    };
     let (_server, url) = start_server(root, &work.join("jobs"))?;
     crate::step(&format!(
         "browser test of prism serve ({url}, headless Chromium)"
@@ -96,6 +103,6 @@ pub fn test(root: &Path) -> Result<()> {
             .env("PRISM_BIN", root.join("target/debug/prism"))
             .env("PRISM_PHOTO", photo(root)?)
             .env("PRISM_WORK", work.join("work"))
-            .env("PRISM_SCREENSHOTS", root.join("docs/screenshots")),
+            .env("PRISM_SCREENSHOTS", screenshots),
     )
 }
