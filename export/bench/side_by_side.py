@@ -42,6 +42,11 @@ SR = [("realesr-animevideov3-x2", "realesr-animevideov3-x2", 256),
       ("realesrgan-x4plus-anime", "realesrgan-x4plus-anime", 96), ("realesrgan-x4plus", "realesrgan-x4plus", 96)]
 RIFE = [("rife-v4.0", 448, 256), ("rife-v4.6", 448, 256), ("rife-v4.0", 1280, 720), ("rife-v4.6", 1280, 720)]
 STYLE_SIZE, NEURAL_SIZE = 512, 512
+# Long jobs: a 1080p clip at 24 fps (a pan over the retina photo) through the CLI, `prism -v`; the
+# fps and MP/s are Prism's own end-of-run report (model load excluded), CPU use from rusage.
+CLIP_FRAMES = {"upscale": 3, "interpolate": 12}
+VIDEO = [("upscale", "realesr-animevideov3-x2", ["upscale", "--model", "realesr-animevideov3-x2"]),
+         ("interpolate", "rife-v4.6", ["interpolate", "--model", "rife-v4.6", "-x", "2"])]
 
 NCNN_SCRIPT = """
 import sys, numpy as np, ncnn
@@ -139,6 +144,60 @@ def whole(cmd: list[str], repeat: int) -> tuple[float, float]:
 
 
 SINK: list = []  # (results, save) of the run: each row is saved as soon as it is measured
+
+
+# Wall, CPU seconds (user + system) and peak RSS of one child process.
+TIMED = ("import resource, subprocess, sys, time; t = time.perf_counter(); p = subprocess.run(sys.argv[1:], "
+         "stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True); w = time.perf_counter() - t; "
+         "r = resource.getrusage(resource.RUSAGE_CHILDREN); sys.stderr.write(p.stderr); "
+         "print(w, r.ru_utime + r.ru_stime, r.ru_maxrss / 1024.0); sys.exit(p.returncode)")
+
+
+def ffmpeg_binary() -> str:
+    found = sorted((ROOT / ".prism/tools/ffmpeg/imageio_ffmpeg/binaries").glob("ffmpeg*"))
+    return str(found[0]) if found else "ffmpeg"
+
+
+def make_clip(path: Path, frames: int) -> None:
+    """1920x1080, 24 fps, H.264: a downward pan (12 px a frame) over the retina photo scaled to 1920 wide."""
+    data = Path(images.__file__).resolve().parents[1] / ".venv"
+    retina = next(data.glob("lib/python*/site-packages/skimage/data/retina.jpg"))
+    subprocess.run([ffmpeg_binary(), "-hide_banner", "-v", "error", "-y", "-loop", "1", "-framerate", "24", "-i",
+                    str(retina), "-vf", "scale=1920:-2:out_range=tv,crop=1920:1080:0:'min(n*12,ih-1080)',"
+                    "format=yuv420p", "-frames:v", str(frames), "-c:v", "libx264", "-crf", "18", "-preset", "fast",
+                    str(path)], check=True)
+
+
+def video_rows(args, tmp: Path) -> list[dict]:
+    """Throughput on a 1080p clip: fps and MP/s (Prism's report), CPU use of both cores, stage times."""
+    import re
+    rows = []
+    for task, model_id, cmd in VIDEO:
+        if model_file(model_id) is None:
+            print(f"skip {model_id}: not exported", flush=True)
+            continue
+        n = CLIP_FRAMES[task]
+        clip = tmp / f"clip_{n}.mp4"
+        if not clip.is_file():
+            make_clip(clip, n)
+        out = tmp / f"{task}.mp4"
+        full = [args.prism, "-v", *cmd, str(clip), "-o", str(out), "--device", "cpu", "--threads", str(args.threads),
+                "--no-progress", "--overwrite"]
+        proc = subprocess.run([sys.executable, "-c", TIMED, *full], capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise RuntimeError(f"{' '.join(full)} failed: {proc.stderr[-2000:]}")
+        wall, cpu, peak = map(float, proc.stdout.split()[-3:])
+        said = re.search(r"(\d+) frames in ([\d.]+) s: ([\d.]+) fps, ([\d.]+) MP/s", proc.stderr)
+        stages = re.search(r"pipeline: (wall .*)", proc.stderr)
+        rows.append(row(f"{model_id} {task} 1080p clip ({n} frames in), whole process",
+                        prism_ms=wall * 1e3, prism_peak_mib_video=peak, cpu_cores_busy=cpu / wall,
+                        frames_out=int(said[1]) if said else None,
+                        # from Prism's frame count and seconds (its printed rates are rounded)
+                        fps=f"{int(said[1]) / float(said[2]):.3g}" if said else None,
+                        mp_per_s=f"{int(said[1]) * 1920 * 1080 * (4 if task == 'upscale' else 1) / float(said[2]) / 1e6:.3g}"
+                        if said else None,
+                        stages=re.sub(r"\x1b\[[0-9;]*m", "", stages[1]).strip() if stages else None))
+    return rows
 
 
 def row(work: str, **figs) -> dict:
@@ -288,7 +347,7 @@ def markdown(res: dict) -> str:
              "| work | ncnn | PyTorch | onnxruntime (Python) | Prism | Prism INT8 | Prism / ncnn | Prism / PyTorch | Prism / ort |",
              "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in res["rows"]:
-        if "prism_ms" not in r and "pytorch_ms" not in r:
+        if ("prism_ms" not in r and "pytorch_ms" not in r) or "fps" in r:
             continue
         lines.append(f"| {r['work']} | {f(r, 'ncnn_ms')} | {f(r, 'pytorch_ms')} | {f(r, 'onnxruntime_ms')} | "
                      f"{f(r, 'prism_ms')} | {f(r, 'prism_int8_ms')} | {ratio(r, 'prism_ms', 'ncnn_ms')} | "
@@ -297,6 +356,13 @@ def markdown(res: dict) -> str:
         f"{r['work'].replace(' whole process', '')}: Prism {f(r, 'prism_peak_mib', 'MiB')}, ncnn "
         f"{f(r, 'ncnn_peak_mib', 'MiB')}, onnxruntime {f(r, 'onnxruntime_peak_mib', 'MiB')}"
         for r in res["rows"] if "ncnn_peak_mib" in r) + "."]
+    video = [r for r in res["rows"] if "fps" in r]
+    if video:
+        lines += ["", "Long jobs, 1080p H.264 clip in and out (`prism -v`, whole process; fps and MP/s of output "
+                  "frames from Prism's end-of-run report, model load excluded; CPU = user + system seconds / wall):", ""]
+        lines += [f"- {r['work']}: {r['frames_out']} frames out, {r['fps']} fps, {r['mp_per_s']} MP/s, "
+                  f"{r['prism_ms'] / 1e3:.1f} s wall, {r['cpu_cores_busy']:.2f} of {res['threads']} cores busy, "
+                  f"peak {r['prism_peak_mib_video']:.0f} MiB; stages: {r['stages']}" for r in video]
     return "\n".join(lines) + "\n"
 
 
@@ -305,7 +371,8 @@ def main() -> int:
     ap.add_argument("--prism", default=str(ROOT / "target/release/prism"))
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--only", choices=["sr", "rife", "style"], action="append", help="a subset (default: all)")
+    ap.add_argument("--only", choices=["sr", "rife", "style", "video"], action="append",
+                    help="a subset (default: all)")
     ap.add_argument("--out", type=Path, default=OUT / "bench/side_by_side")
     ap.add_argument("--append", action="store_true", help="keep the rows of an earlier run that this one does not redo")
     args = ap.parse_args()
@@ -317,7 +384,7 @@ def main() -> int:
            "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
            "load_average_at_start": round(load, 2), "under_load": load > 1.5 * args.threads / 2 + 0.5,
            "versions": {"onnxruntime": ort.__version__, "torch": torch.__version__.split("+")[0]}, "rows": []}
-    only = set(args.only or ["sr", "rife", "style"])
+    only = set(args.only or ["sr", "rife", "style", "video"])
     old = args.out.with_suffix(".json")
     if args.append and old.is_file():
         res["rows"] = json.loads(old.read_text())["rows"]
@@ -336,6 +403,8 @@ def main() -> int:
             rife_rows(args)
         if "style" in only:
             style_rows(args)
+        if "video" in only:
+            video_rows(args, Path(tmp))
     save(res)
     print(markdown(res))
     print(f"written to {args.out.with_suffix('.json')} and .md")

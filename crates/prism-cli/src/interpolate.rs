@@ -15,7 +15,7 @@ use prism_media::BatchOptions;
 use prism_media::video;
 
 use crate::global::{self, say, usage};
-use crate::media_args::{BatchArgs, VideoArgs};
+use crate::media_args::{BatchArgs, VideoArgs, throughput};
 use crate::session_args::SessionArgs;
 
 #[derive(Args)]
@@ -161,8 +161,15 @@ pub fn run(args: InterpolateArgs, runtime: &RuntimeOptions) -> Result<()> {
         cancel: Some(global::interrupt_shared()),
         show_progress: global::show_progress(args.batch.no_progress),
     };
+    let started = std::time::Instant::now();
     let report = interpolate_media(&mut rife, &job)?;
     say_report(&args, &report, single);
+    if !single {
+        say!(
+            "{}",
+            throughput(report.stats.written, report.pixels, started)
+        );
+    }
     Ok(())
 }
 

@@ -2,6 +2,7 @@
 //! report of a 1 -> 1 run.
 
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use anyhow::Result;
 use clap::Args;
@@ -111,25 +112,50 @@ pub fn map_job<'a>(
     }
 }
 
-/// Says what a 1 -> 1 run did; a batch with failures is an error (exit 7).
-pub fn say_report(report: &MapReport) -> Result<()> {
+/// `N frames in S s: F fps, M MP/s` (output pixels) for the work since `started`.
+pub fn throughput(frames: u64, pixels: u64, started: Instant) -> String {
+    let seconds = started.elapsed().as_secs_f64().max(1e-9);
+    format!(
+        "{frames} frames in {seconds:.1} s: {} fps, {} MP/s",
+        rate(frames as f64 / seconds),
+        rate(pixels as f64 / seconds / 1e6)
+    )
+}
+
+/// Three significant digits for rates from 0.001 up (slow CPU runs make well under 1 fps).
+fn rate(x: f64) -> String {
+    match x {
+        x if x >= 100.0 => format!("{x:.0}"),
+        x if x >= 10.0 => format!("{x:.1}"),
+        x if x >= 1.0 => format!("{x:.2}"),
+        x => format!("{x:.3}"),
+    }
+}
+
+/// Says what a 1 -> 1 run started at `started` did, with its throughput; a batch with failures is
+/// an error (exit 7).
+pub fn say_report(report: &MapReport, started: Instant) -> Result<()> {
     match report {
         MapReport::Image {
             input,
             output,
             from,
             to,
-        } => say!(
-            "{} ({}x{}) -> {} ({}x{})",
-            input.display(),
-            from.0,
-            from.1,
-            output.display(),
-            to.0,
-            to.1
-        ),
+        } => {
+            let seconds = started.elapsed().as_secs_f64().max(1e-9);
+            say!(
+                "{} ({}x{}) -> {} ({}x{}) in {seconds:.2} s, {} MP/s",
+                input.display(),
+                from.0,
+                from.1,
+                output.display(),
+                to.0,
+                to.1,
+                rate(f64::from(to.0) * f64::from(to.1) / seconds / 1e6)
+            )
+        }
         MapReport::Video { output, video } => say!(
-            "{}: {} frames, {}x{} -> {}x{}{}",
+            "{}: {} frames, {}x{} -> {}x{}{}; {}",
             output.display(),
             video.frames,
             video.source.width,
@@ -140,14 +166,22 @@ pub fn say_report(report: &MapReport) -> Result<()> {
                 ", audio copied"
             } else {
                 ""
-            }
+            },
+            throughput(
+                video.frames,
+                video.frames * u64::from(video.width) * u64::from(video.height),
+                started
+            )
         ),
         MapReport::Batch(batch) => {
+            let seconds = started.elapsed().as_secs_f64().max(1e-9);
             say!(
-                "{} written, {} already done, {} failed",
+                "{} written, {} already done, {} failed; {:.1} s, {} files/s",
                 batch.written.len(),
                 batch.skipped.len(),
-                batch.failed.len()
+                batch.failed.len(),
+                seconds,
+                rate(batch.written.len() as f64 / seconds)
             );
             for (_, message) in &batch.failed {
                 eprintln!("  failed: {message}");

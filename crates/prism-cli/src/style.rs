@@ -217,8 +217,9 @@ fn fast(args: FastArgs, runtime: &RuntimeOptions) -> Result<()> {
         net: &mut style,
         options,
     };
+    let started = std::time::Instant::now();
     let report = map_media(&job, &mut step)?;
-    say_report(&report)?;
+    say_report(&report, started)?;
     if let (Some(sheet), MapReport::Image { input, output, .. }) = (&args.sheet, &report) {
         let mut tiles = vec![(load(input)?, "content".to_string())];
         if let Some(path) = &args.style_image {

@@ -124,6 +124,7 @@ pub fn run(args: UpscaleArgs, runtime: &RuntimeOptions) -> Result<()> {
         "upscaling with {}",
         path.display()
     );
+    let started = std::time::Instant::now();
     let job = map_job(
         &args.input,
         args.output.as_deref(),
@@ -133,5 +134,5 @@ pub fn run(args: UpscaleArgs, runtime: &RuntimeOptions) -> Result<()> {
         suffix,
         "upscale",
     );
-    say_report(&map_media(&job, &mut upscaler)?)
+    say_report(&map_media(&job, &mut upscaler)?, started)
 }

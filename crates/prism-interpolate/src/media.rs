@@ -73,6 +73,8 @@ pub struct MediaReport {
     pub scene_cuts: Vec<(u64, u64)>,
     /// Runs redone in FP32 after NaN/Inf in FP16.
     pub fp32_reruns: usize,
+    /// Pixels of the frames written (width x height, summed).
+    pub pixels: u64,
 }
 
 /// Most frames kept for the GIF preview.
@@ -198,16 +200,18 @@ pub fn interpolate_media(net: &mut Interpolator, job: &MediaJob<'_>) -> Result<M
     match options {
         None => {
             let make = |frames: SourceFrames| PairStream::new(net, frames, job, single);
-            let (stream, _) = run_frames(source, sink, &run, make, &mut on_frame)?;
+            let (stream, written) = run_frames(source, sink, &run, make, &mut on_frame)?;
             report.timesteps = stream.timesteps;
             report.stats = stream.stats;
+            report.pixels = written.pixels;
         }
         Some(options) => {
             let make = |frames: SourceFrames| {
                 InterpolatedStream::new(net, frames.map(|f| f.map_err(Into::into)), options)
             };
-            let (stream, _) = run_frames(source, sink, &run, make, &mut on_frame)?;
+            let (stream, written) = run_frames(source, sink, &run, make, &mut on_frame)?;
             report.stats = stream.stats().clone();
+            report.pixels = written.pixels;
         }
     }
     if let (Some(path), false) = (job.preview, gif.is_empty()) {

@@ -10,9 +10,10 @@
 use std::collections::HashMap;
 use std::fmt::Display;
 use std::path::PathBuf;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{TrySendError, sync_channel};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use image::DynamicImage;
 
@@ -58,8 +59,57 @@ pub trait Numbered {
     fn image(&self) -> &DynamicImage;
 }
 
-/// The source frames, as the step reads them (decoded on a background thread).
-pub type SourceFrames = std::sync::mpsc::IntoIter<Result<DynamicImage>>;
+/// The source frames, as the step reads them (decoded on a background thread); the time the
+/// step waits here for the decoder is counted in [`StageTimes::step_starved`].
+pub struct SourceFrames {
+    frames: std::sync::mpsc::IntoIter<Result<DynamicImage>>,
+    waited_ns: Arc<AtomicU64>,
+}
+
+impl Iterator for SourceFrames {
+    type Item = Result<DynamicImage>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let t0 = Instant::now();
+        let frame = self.frames.next();
+        self.waited_ns
+            .fetch_add(t0.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        frame
+    }
+}
+
+/// Where the time of a run went, in seconds: each stage's work and its waits on its neighbours.
+/// With both cores busy, the step (the model) neither starves nor blocks.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StageTimes {
+    /// From the start of the pipeline to the last frame written.
+    pub wall: f64,
+    /// Decoder: reading and decoding frames.
+    pub decode: f64,
+    /// Decoder: waiting for room in the full queue to the step.
+    pub decode_blocked: f64,
+    /// Step: waiting for a decoded frame.
+    pub step_starved: f64,
+    /// Step: waiting for room in the full queue to the encoder.
+    pub step_blocked: f64,
+    /// Encoder: writing frames (into ffmpeg's pipe or image files) and side outputs.
+    pub encode: f64,
+}
+
+impl Display for StageTimes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "wall {:.2} s; decode {:.2} s (blocked {:.2} s); step starved {:.2} s, blocked {:.2} s; encode {:.2} s",
+            self.wall,
+            self.decode,
+            self.decode_blocked,
+            self.step_starved,
+            self.step_blocked,
+            self.encode
+        )
+    }
+}
 
 /// What the pipeline needs besides the source, the step and the sink.
 pub struct RunOptions<'a> {
@@ -82,6 +132,10 @@ pub struct Written<E> {
     pub frames: u64,
     /// With [`RunOptions::keep_going`]: the frames that failed (by output index), with the error.
     pub failed: Vec<(u64, E)>,
+    /// Pixels of the frames written (width x height, summed).
+    pub pixels: u64,
+    /// Where the time went (also logged at `-v`).
+    pub times: StageTimes,
 }
 
 /// Runs `make_step` over `source`'s frames and sends what it yields to `sink`; `on_frame` sees each
@@ -129,21 +183,30 @@ where
     let (source_tx, source_rx) = sync_channel::<Result<DynamicImage>>(4);
     let (out_tx, out_rx) = sync_channel::<O>(8);
     let limits = options.limits;
-    std::thread::scope(|scope| {
-        scope.spawn(move || {
+    let start = Instant::now();
+    let starved = Arc::new(AtomicU64::new(0));
+    let mut times = StageTimes::default();
+    let result = std::thread::scope(|scope| {
+        let decoder = scope.spawn(move || {
+            let mut blocked = Duration::ZERO;
             // Never blocks for good: a step that stops reading early (or returns) sets `stop`.
-            let send = |mut frame| loop {
-                if stop.load(Ordering::Relaxed) || cancelled() {
-                    return false;
-                }
-                match source_tx.try_send(frame) {
-                    Ok(()) => return true,
-                    Err(TrySendError::Full(back)) => {
-                        frame = back;
-                        std::thread::sleep(std::time::Duration::from_millis(2));
+            let mut send = |mut frame| {
+                let t0 = Instant::now();
+                let sent = loop {
+                    if stop.load(Ordering::Relaxed) || cancelled() {
+                        break false;
                     }
-                    Err(TrySendError::Disconnected(_)) => return false,
-                }
+                    match source_tx.try_send(frame) {
+                        Ok(()) => break true,
+                        Err(TrySendError::Full(back)) => {
+                            frame = back;
+                            std::thread::sleep(Duration::from_millis(2));
+                        }
+                        Err(TrySendError::Disconnected(_)) => break false,
+                    }
+                };
+                blocked += t0.elapsed();
+                sent
             };
             match source {
                 FrameSource::Images(paths) => {
@@ -176,11 +239,14 @@ where
                     }
                 }
             }
+            (start.elapsed(), blocked)
         });
         let progress_w = progress.clone();
-        let encoder = scope.spawn(move || -> std::result::Result<u64, E> {
+        let encoder = scope.spawn(move || -> (std::result::Result<(u64, u64), E>, Duration) {
             let mut sink = sink;
             let mut written = 0u64;
+            let mut pixels = 0u64;
+            let mut busy = Duration::ZERO;
             let mut write = |frame: &O| -> std::result::Result<(), E> {
                 match &mut sink {
                     FrameSink::Video(writer) => writer.write_frame(frame.image())?,
@@ -206,11 +272,16 @@ where
                 }
                 on_frame(frame)?;
                 written += 1;
+                let image = frame.image();
+                pixels += u64::from(image.width()) * u64::from(image.height());
                 progress_w.inc(1);
                 Ok(())
             };
             for frame in out_rx.iter() {
-                if let Err(e) = write(&frame) {
+                let t0 = Instant::now();
+                let wrote = write(&frame);
+                busy += t0.elapsed();
+                if let Err(e) = wrote {
                     if keep_going {
                         record(frame.index(), e);
                         continue;
@@ -218,19 +289,29 @@ where
                     stop.store(true, Ordering::SeqCst);
                     // Keep draining so the step is never blocked on a full channel.
                     for _ in out_rx.iter() {}
-                    return Err(e);
+                    return (Err(e), busy);
                 }
             }
             if completed.load(Ordering::SeqCst)
                 && let FrameSink::Video(writer) = sink
             {
-                writer.finish()?;
+                let t0 = Instant::now();
+                let finished = writer.finish();
+                busy += t0.elapsed();
+                if let Err(e) = finished {
+                    return (Err(e.into()), busy);
+                }
             }
             // Otherwise dropping the writer kills ffmpeg and removes its temporary file.
-            Ok(written)
+            (Ok((written, pixels)), busy)
         });
+        let mut blocked = Duration::ZERO;
         let result = (|| {
-            let mut step = make_step(source_rx.into_iter())?;
+            let frames = SourceFrames {
+                frames: source_rx.into_iter(),
+                waited_ns: starved.clone(),
+            };
+            let mut step = make_step(frames)?;
             let mut failure = None;
             // Output index of the next item (for errors, which carry none: 1 -> 1 steps).
             let mut position = 0u64;
@@ -246,7 +327,10 @@ where
                 match frame {
                     Ok(frame) => {
                         position = frame.index() + 1;
-                        if out_tx.send(frame).is_err() {
+                        let t0 = Instant::now();
+                        let sent = out_tx.send(frame);
+                        blocked += t0.elapsed();
+                        if sent.is_err() {
                             break;
                         }
                     }
@@ -275,11 +359,31 @@ where
         }
         stop.store(true, Ordering::SeqCst);
         drop(out_tx);
-        let written = encoder.join().expect("the encoder thread does not panic");
+        let (written, encode) = encoder.join().expect("the encoder thread does not panic");
+        let (decode, decode_blocked) = decoder.join().expect("the decoder thread does not panic");
+        times = StageTimes {
+            wall: start.elapsed().as_secs_f64(),
+            decode: decode.saturating_sub(decode_blocked).as_secs_f64(),
+            decode_blocked: decode_blocked.as_secs_f64(),
+            step_starved: Duration::from_nanos(starved.load(Ordering::Relaxed)).as_secs_f64(),
+            step_blocked: blocked.as_secs_f64(),
+            encode: encode.as_secs_f64(),
+        };
         progress.finish();
-        let step = result?;
-        let frames = written?;
-        let failed = std::mem::take(&mut *failed.lock().unwrap_or_else(|e| e.into_inner()));
-        Ok((step, Written { frames, failed }))
-    })
+        (result, written)
+    });
+    let (result, written) = result;
+    tracing::info!("{} pipeline: {times}", options.label);
+    let step = result?;
+    let (frames, pixels) = written?;
+    let failed = std::mem::take(&mut *failed.lock().unwrap_or_else(|e| e.into_inner()));
+    Ok((
+        step,
+        Written {
+            frames,
+            failed,
+            pixels,
+            times,
+        },
+    ))
 }
