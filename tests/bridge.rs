@@ -169,3 +169,35 @@ fn fp16_conversion_is_within_half_precision() {
     let back = to_f32(&to_f16(&byte.color));
     assert_eq!(back, byte.color);
 }
+
+/// The padded conversion equals converting then zero-padding, and a crop of padded planes (rows
+/// read in place) converts back exactly like the same planes copied to standard layout.
+#[test]
+fn padded_planes_and_cropped_rows_match_the_plain_path() {
+    use ndarray::s;
+    for img in images(37, 21) {
+        for range in [ValueRange::Unit, ValueRange::Byte] {
+            let plain = image_to_tensor(&img, range);
+            let padded = prism_core::image_to_tensor_padded(&img, range, 16);
+            assert_eq!(padded.color.shape(), &[1, 3, 32, 48]);
+            let inside = padded.color.slice(s![.., .., ..21, ..37]);
+            assert!(
+                inside
+                    .iter()
+                    .zip(plain.color.iter())
+                    .all(|(a, b)| a.to_bits() == b.to_bits())
+            );
+            let outside = padded.color.iter().filter(|&&v| v != 0.0).count();
+            let inside_nonzero = inside.iter().filter(|&&v| v != 0.0).count();
+            assert_eq!(outside, inside_nonzero, "the padding is zero");
+            assert_eq!(padded.alpha, plain.alpha);
+            let alpha = padded.alpha.as_ref().map(|a| a.view());
+            let crop = padded.color.slice(s![0, .., ..21, ..37]);
+            let from_crop = tensor_to_image(crop, alpha, padded.layout, range).unwrap();
+            let copied = crop.as_standard_layout().into_owned();
+            let from_copy = tensor_to_image(copied.view(), alpha, padded.layout, range).unwrap();
+            assert_eq!(from_crop.as_bytes(), from_copy.as_bytes());
+            assert_eq!(from_crop.as_bytes(), roundtrip(&img, range).as_bytes());
+        }
+    }
+}

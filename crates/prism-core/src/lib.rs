@@ -24,4 +24,6 @@ pub use error::{Error, ErrorKind, Result};
 pub use info::ModelInfo;
 pub use runtime::{Runtime, RuntimeOptions};
 pub use session::{CudaOptions, Model, OptLevel, SessionOptions, Tensor, TensorRtOptions};
-pub use tensor::{ImageTensor, PixelLayout, ValueRange, image_to_tensor, tensor_to_image};
+pub use tensor::{
+    ImageTensor, PixelLayout, ValueRange, image_to_tensor, image_to_tensor_padded, tensor_to_image,
+};

@@ -6,7 +6,7 @@
 
 use half::{f16, slice::HalfFloatSliceExt};
 use image::{DynamicImage, ImageBuffer, Luma, LumaA};
-use ndarray::{Array2, Array4, ArrayView2, ArrayView3};
+use ndarray::{Array2, Array3, Array4, ArrayView2, ArrayView3, s};
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
@@ -137,21 +137,38 @@ impl Sample for f32 {
 
 /// Converts an image to RGB planes (`[1, 3, H, W]`) plus an alpha plane, in `range`.
 pub fn image_to_tensor(image: &DynamicImage, range: ValueRange) -> ImageTensor {
+    image_to_tensor_padded(image, range, 1)
+}
+
+/// [`image_to_tensor`] with the colour planes zero-padded on the right and bottom to the next
+/// multiple of `multiple` (`[1, 3, Hp, Wp]`), in the same single pass; alpha stays `[H, W]`.
+pub fn image_to_tensor_padded(
+    image: &DynamicImage,
+    range: ValueRange,
+    multiple: usize,
+) -> ImageTensor {
     use DynamicImage::*;
     let layout = PixelLayout::of(image);
     let (w, h) = (image.width() as usize, image.height() as usize);
+    let m = multiple.max(1);
+    let d = Dims {
+        w,
+        h,
+        wp: w.div_ceil(m) * m,
+        hp: h.div_ceil(m) * m,
+    };
     let (color, alpha) = match image {
-        ImageLuma8(b) => planes::<_, 1>(b.as_raw(), w, h, range),
-        ImageLumaA8(b) => planes::<_, 2>(b.as_raw(), w, h, range),
-        ImageRgb8(b) => planes::<_, 3>(b.as_raw(), w, h, range),
-        ImageRgba8(b) => planes::<_, 4>(b.as_raw(), w, h, range),
-        ImageLuma16(b) => planes::<_, 1>(b.as_raw(), w, h, range),
-        ImageLumaA16(b) => planes::<_, 2>(b.as_raw(), w, h, range),
-        ImageRgb16(b) => planes::<_, 3>(b.as_raw(), w, h, range),
-        ImageRgba16(b) => planes::<_, 4>(b.as_raw(), w, h, range),
-        ImageRgb32F(b) => planes::<_, 3>(b.as_raw(), w, h, range),
-        ImageRgba32F(b) => planes::<_, 4>(b.as_raw(), w, h, range),
-        other => planes::<_, 4>(other.to_rgba32f().as_raw(), w, h, range),
+        ImageLuma8(b) => planes::<_, 1>(b.as_raw(), d, range),
+        ImageLumaA8(b) => planes::<_, 2>(b.as_raw(), d, range),
+        ImageRgb8(b) => planes::<_, 3>(b.as_raw(), d, range),
+        ImageRgba8(b) => planes::<_, 4>(b.as_raw(), d, range),
+        ImageLuma16(b) => planes::<_, 1>(b.as_raw(), d, range),
+        ImageLumaA16(b) => planes::<_, 2>(b.as_raw(), d, range),
+        ImageRgb16(b) => planes::<_, 3>(b.as_raw(), d, range),
+        ImageRgba16(b) => planes::<_, 4>(b.as_raw(), d, range),
+        ImageRgb32F(b) => planes::<_, 3>(b.as_raw(), d, range),
+        ImageRgba32F(b) => planes::<_, 4>(b.as_raw(), d, range),
+        other => planes::<_, 4>(other.to_rgba32f().as_raw(), d, range),
     };
     ImageTensor {
         color,
@@ -160,29 +177,39 @@ pub fn image_to_tensor(image: &DynamicImage, range: ValueRange) -> ImageTensor {
     }
 }
 
-/// Deinterleaves `C`-channel pixels (1 gray, 2 gray+alpha, 3 RGB, 4 RGBA) into RGB planes and an
-/// alpha plane. `C` is a constant, so pixels are fixed-size arrays and indexing them costs no checks.
-fn planes<T: Sample, const C: usize>(
-    src: &[T],
+/// Image size and the padded plane size.
+#[derive(Clone, Copy)]
+struct Dims {
     w: usize,
     h: usize,
+    wp: usize,
+    hp: usize,
+}
+
+/// Deinterleaves `C`-channel pixels (1 gray, 2 gray+alpha, 3 RGB, 4 RGBA) into RGB planes (zero
+/// beyond `w x h`) and an alpha plane. `C` is a constant, so pixels are fixed-size arrays and
+/// indexing them costs no checks.
+fn planes<T: Sample, const C: usize>(
+    src: &[T],
+    Dims { w, h, wp, hp }: Dims,
     range: ValueRange,
 ) -> (Array4<f32>, Option<Array2<f32>>) {
     let factor = range.scale() / T::FULL_SCALE;
     let (gray, has_alpha) = (C < 3, C.is_multiple_of(2));
-    let mut color = Array4::<f32>::zeros((1, 3, h, w));
+    let mut color = Array4::<f32>::zeros((1, 3, hp, wp));
     let mut alpha = has_alpha.then(|| Array2::<f32>::zeros((h, w)));
     if w == 0 || h == 0 {
         return (color, alpha);
     }
-    let plane = w * h;
+    let plane = wp * hp;
     let data = color.as_slice_mut().expect("fresh arrays are contiguous");
     let (r, rest) = data.split_at_mut(plane);
     let (g, b) = rest.split_at_mut(plane);
     let (gi, bi) = (1.min(C - 1), 2.min(C - 1));
-    r.par_chunks_mut(w)
-        .zip(g.par_chunks_mut(w))
-        .zip(b.par_chunks_mut(w))
+    // Padded rows are longer than the pixels (zip stops at `w`); rows past `h` stay zero.
+    r.par_chunks_mut(wp)
+        .zip(g.par_chunks_mut(wp))
+        .zip(b.par_chunks_mut(wp))
         .zip(src.par_chunks(w * C))
         .for_each(|(((r, g), b), row)| {
             let (pixels, _) = row.as_chunks::<C>();
@@ -238,11 +265,17 @@ pub fn tensor_to_image(
             reason: "too large for an image".into(),
         });
     };
-    let color = color.as_standard_layout();
+    // Rows are read in place when each is contiguous (a crop of padded planes is); else one copy.
+    let copied: Array3<f32>;
+    let color = if color.strides()[2] == 1 || w <= 1 {
+        color
+    } else {
+        copied = color.as_standard_layout().into_owned();
+        copied.view()
+    };
     let alpha = alpha.map(|a| a.as_standard_layout().into_owned());
     let src = Source {
-        color: color.as_slice().expect("standard layout"),
-        planes: c,
+        color,
         alpha: alpha
             .as_ref()
             .map(|a| a.as_slice().expect("standard layout")),
@@ -286,11 +319,21 @@ pub fn tensor_to_image(
 }
 
 struct Source<'a> {
-    color: &'a [f32],
-    planes: usize,
+    /// `[planes, h, w]`, each row contiguous.
+    color: ArrayView3<'a, f32>,
     alpha: Option<&'a [f32]>,
     w: usize,
     h: usize,
+}
+
+impl Source<'_> {
+    /// Row `y` of plane `p`.
+    fn row(&self, p: usize, y: usize) -> &[f32] {
+        self.color
+            .slice(s![p, y, ..])
+            .to_slice()
+            .expect("rows are contiguous")
+    }
 }
 
 /// Interleaves planes into `C`-channel pixels (1 gray, 2 gray+alpha, 3 RGB, 4 RGBA).
@@ -309,21 +352,14 @@ where
     let mut out = vec![T::from_f32(0.0); src.w * src.h * C];
     if src.w > 0 && src.h > 0 {
         let factor = T::FULL_SCALE / range.scale();
-        let plane = src.w * src.h;
-        let r = &src.color[..plane];
-        let (g, b) = if src.planes == 3 {
-            (&src.color[plane..2 * plane], &src.color[2 * plane..])
-        } else {
-            (r, r)
-        };
-        let single = src.planes == 1;
+        let single = src.color.dim().0 == 1;
+        let (gp, bp) = if single { (0, 0) } else { (1, 2) };
         // Without an alpha plane, layouts with alpha come out opaque.
         let opaque_row = vec![range.scale(); src.w];
         out.par_chunks_mut(src.w * C)
-            .zip(r.par_chunks(src.w))
-            .zip(g.par_chunks(src.w).zip(b.par_chunks(src.w)))
             .enumerate()
-            .for_each(|(y, ((row, r), (g, b)))| {
+            .for_each(|(y, row)| {
+                let (r, g, b) = (src.row(0, y), src.row(gp, y), src.row(bp, y));
                 let alphas = src
                     .alpha
                     .map_or(&opaque_row[..], |a| &a[y * src.w..(y + 1) * src.w]);

@@ -19,7 +19,7 @@ mod timestep;
 use std::path::{Path, PathBuf};
 
 use image::DynamicImage;
-use prism_core::{ImageTensor, Model, ValueRange, image_to_tensor};
+use prism_core::{ImageTensor, Model, ValueRange, image_to_tensor_padded};
 
 pub use contract::TimestepSupport;
 pub use frames::{Interpolated, Prepared, pad};
@@ -119,19 +119,19 @@ impl Interpolator {
         self.model.fp32_reruns()
     }
 
-    /// Converts and pads a frame for the network.
+    /// Converts and pads a frame for the network (one pass).
     pub fn prepare(&self, image: &DynamicImage) -> Result<Prepared> {
+        let (w, h) = (image.width() as usize, image.height() as usize);
+        if h == 0 || w == 0 {
+            return Err(Error::Input("an empty (0-pixel) frame".into()));
+        }
         let ImageTensor {
             color,
             alpha,
             layout,
-        } = image_to_tensor(image, ValueRange::Unit);
-        let (_, _, h, w) = color.dim();
-        if h == 0 || w == 0 {
-            return Err(Error::Input("an empty (0-pixel) frame".into()));
-        }
+        } = image_to_tensor_padded(image, ValueRange::Unit, self.pad_multiple);
         Ok(Prepared {
-            padded: pad(color.view(), self.pad_multiple),
+            padded: color,
             height: h,
             width: w,
             alpha,

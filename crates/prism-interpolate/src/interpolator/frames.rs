@@ -96,7 +96,15 @@ pub(super) fn finish(a: &Prepared, b: &Prepared, t: f64, raw: Raw) -> Result<Int
         a.layout,
         ValueRange::Unit,
     )?;
-    let flow = Flow::new(raw.flow.slice(s![0, .., ..h, ..w]).to_owned());
+    let flow = if raw.flow.dim() == (1, 4, h, w) {
+        // Nothing to crop: the session's array as it is.
+        raw.flow
+            .into_shape_with_order((4, h, w))
+            .expect("[1, 4, H, W] holds 4 x H x W")
+    } else {
+        raw.flow.slice(s![0, .., ..h, ..w]).to_owned()
+    };
+    let flow = Flow::new(flow);
     Ok(Interpolated { t, image, flow })
 }
 
