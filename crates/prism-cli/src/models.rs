@@ -145,18 +145,8 @@ fn list(manager: &ModelManager, task: Option<&str>, json: bool) -> Result<()> {
     Ok(())
 }
 
-fn entry<'a>(manager: &'a ModelManager, id: &str) -> Result<&'a prism_hub::ModelEntry> {
-    manager.registry().get(id).ok_or_else(|| {
-        prism_hub::Error::UnknownModel {
-            id: id.to_string(),
-            registry: manager.registry().path.clone(),
-        }
-        .into()
-    })
-}
-
 fn info(manager: &ModelManager, id: &str, json: bool) -> Result<()> {
-    let entry = entry(manager, id)?;
+    let entry = manager.entry(id)?;
     let hub = manager.hub()?;
     let mut remote = Vec::new();
     for (v, f) in entry.hub_files() {
@@ -273,40 +263,23 @@ fn info(manager: &ModelManager, id: &str, json: bool) -> Result<()> {
 }
 
 fn download(manager: &ModelManager, id: &str) -> Result<()> {
-    let entry = entry(manager, id)?;
-    if entry.hub_files().next().is_none() {
-        if let Some(u) = entry.upstream.first() {
-            bail!(
-                "model `{id}` has no ready ONNX file on the Hub; its official weights ({}) need converting: python -m prism_export export {id} --download",
-                u.url
-            );
-        }
-        bail!(
-            "model `{id}` has no Hub source; it comes from the local export: python -m prism_export export {id}"
-        );
-    }
-    let hub = manager.hub()?;
-    for (v, f) in entry.hub_files() {
-        let got = hub.download(f, v.sha256.as_deref(), v.size)?;
+    for got in manager.download(id)? {
+        let f = &got.file;
         println!(
-            "{} {}: {} ({} bytes, sha256 {}{}{})",
-            entry.id,
-            v.precision,
-            got.path.display(),
-            got.size,
-            got.sha256.as_deref().unwrap_or("unknown"),
-            if got.cached { ", already cached" } else { "" },
-            if got.resumed_from > 0 {
-                format!(", resumed at {}", got.resumed_from)
+            "{id} {}: {} ({} bytes, sha256 {}{}{})",
+            got.precision,
+            f.path.display(),
+            f.size,
+            f.sha256.as_deref().unwrap_or("unknown"),
+            if f.cached { ", already cached" } else { "" },
+            if f.resumed_from > 0 {
+                format!(", resumed at {}", f.resumed_from)
             } else {
                 String::new()
             },
         );
-        if !f.is_pinned() {
-            eprintln!(
-                "warning: {} is not pinned to a commit (revision `{}`)",
-                entry.id, f.revision
-            );
+        if let Some(revision) = &got.unpinned_revision {
+            eprintln!("warning: {id} is not pinned to a commit (revision `{revision}`)");
         }
     }
     Ok(())

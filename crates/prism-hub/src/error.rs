@@ -30,6 +30,9 @@ pub enum Error {
         hub: &'static str,
     },
 
+    #[error("model `{id}` {how}")]
+    NotOnHub { id: String, how: String },
+
     #[error(
         "offline (HF_HUB_OFFLINE=1) and {repo}@{revision}/{file} is not in the cache {cache}; run `prism models download` while online"
     )]

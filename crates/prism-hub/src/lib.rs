@@ -24,5 +24,7 @@ pub use api::{RemoteInfo, RemoteModel};
 pub use cache::{Cache, CachedFile};
 pub use error::{Error, Result};
 pub use hub::{Downloaded, Hub, HubOptions};
-pub use manager::{ManagerOptions, ModelManager, Resolved, Source, default_manager, resolve_model};
+pub use manager::{
+    ManagerOptions, ModelManager, Resolved, Source, VariantFile, default_manager, resolve_model,
+};
 pub use registry::{HubFile, IoContract, ModelEntry, Provenance, Registry, Upstream, Variant};

@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::cache::sha256_file;
 use crate::error::{Error, Result};
-use crate::hub::{Hub, HubOptions};
+use crate::hub::{Downloaded, Hub, HubOptions};
 use crate::registry::{ModelEntry, Registry, Variant};
 
 /// Manager settings.
@@ -56,6 +56,16 @@ pub struct Resolved {
     pub id: Option<String>,
     pub source: Source,
     pub sha256: Option<String>,
+}
+
+/// One Hub file fetched by [`ModelManager::download`].
+#[derive(Debug, Clone)]
+pub struct VariantFile {
+    /// The variant's precision (`fp32`, `fp16`, `int8`).
+    pub precision: String,
+    pub file: Downloaded,
+    /// The registry's revision when it is a branch, not a pinned commit.
+    pub unpinned_revision: Option<String>,
 }
 
 /// Resolves model arguments through the registry, the export manifests and the Hub.
@@ -181,6 +191,46 @@ impl ModelManager {
                 ""
             },
         })
+    }
+
+    /// The registry entry of `id`.
+    pub fn entry(&self, id: &str) -> Result<&ModelEntry> {
+        self.registry.get(id).ok_or_else(|| Error::UnknownModel {
+            id: id.to_string(),
+            registry: self.registry.path.clone(),
+        })
+    }
+
+    /// Downloads and verifies every Hub file of registry model `id` into the Hub cache
+    /// (`prism models download`, the Python package, `prism serve`).
+    pub fn download(&self, id: &str) -> Result<Vec<VariantFile>> {
+        let entry = self.entry(id)?;
+        if entry.hub_files().next().is_none() {
+            let how = match entry.upstream.first() {
+                Some(u) => format!(
+                    "has no ready ONNX file on the Hub; its official weights ({}) need converting: python -m prism_export export {id} --download",
+                    u.url
+                ),
+                None => format!(
+                    "has no Hub source; it comes from the local export: python -m prism_export export {id}"
+                ),
+            };
+            return Err(Error::NotOnHub {
+                id: id.to_string(),
+                how,
+            });
+        }
+        let hub = self.hub()?;
+        entry
+            .hub_files()
+            .map(|(v, f)| {
+                Ok(VariantFile {
+                    precision: v.precision.clone(),
+                    file: hub.download(f, v.sha256.as_deref(), v.size)?,
+                    unpinned_revision: (!f.is_pinned()).then(|| f.revision.clone()),
+                })
+            })
+            .collect()
     }
 
     /// Where the export put `entry`'s FP32 file, if it did (size and hash not checked).

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use prism_hub::{ManagerOptions, ModelManager};
 use pyo3::prelude::*;
 
-use crate::errors::{IntoPy, to_py, with_code};
+use crate::errors::IntoPy;
 use crate::session;
 
 fn manager() -> PyResult<ModelManager> {
@@ -32,34 +32,16 @@ pub fn resolve_model(py: Python<'_>, model: String) -> PyResult<PathBuf> {
 #[pyfunction]
 pub fn download_model_json(py: Python<'_>, model: String) -> PyResult<String> {
     py.detach(|| {
-        let manager = manager()?;
-        let Some(entry) = manager.registry().get(&model) else {
-            return Err(to_py(prism_hub::Error::UnknownModel {
-                id: model.clone(),
-                registry: manager.registry().path.clone(),
-            }));
-        };
-        if entry.hub_files().next().is_none() {
-            let text = match entry.upstream.first() {
-                Some(u) => format!(
-                    "model `{model}` has no ready ONNX file on the Hub; its official weights ({}) need converting: python -m prism_export export {model} --download",
-                    u.url
-                ),
-                None => format!(
-                    "model `{model}` has no Hub source; it comes from the local export: python -m prism_export export {model}"
-                ),
-            };
-            return Err(with_code(1, text));
-        }
-        let hub = manager.hub().py_err()?;
-        let mut out = Vec::new();
-        for (v, f) in entry.hub_files() {
-            let got = hub.download(f, v.sha256.as_deref(), v.size).py_err()?;
-            out.push(serde_json::json!({
-                "precision": v.precision, "path": got.path, "size": got.size,
-                "sha256": got.sha256, "cached": got.cached,
-            }));
-        }
+        let files = manager()?.download(&model).py_err()?;
+        let out: Vec<_> = files
+            .iter()
+            .map(|got| {
+                serde_json::json!({
+                    "precision": got.precision, "path": got.file.path, "size": got.file.size,
+                    "sha256": got.file.sha256, "cached": got.file.cached,
+                })
+            })
+            .collect();
         Ok(serde_json::Value::Array(out).to_string())
     })
 }

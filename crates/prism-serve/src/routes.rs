@@ -134,29 +134,12 @@ async fn models(Query(q): Query<TaskQuery>) -> Response {
 async fn download(UrlPath(id): UrlPath<String>) -> Response {
     let result = tokio::task::spawn_blocking(move || -> Result<Value, String> {
         let manager = prism_hub::default_manager().map_err(|e| e.to_string())?;
-        let entry = manager
-            .registry()
-            .get(&id)
-            .ok_or_else(|| format!("unknown model `{id}`"))?;
-        if entry.hub_files().next().is_none() {
-            return Err(match entry.upstream.first() {
-                Some(u) => format!(
-                    "model `{id}` has no ready ONNX file on the Hub; its official weights ({}) need converting: python -m prism_export export {id} --download",
-                    u.url
-                ),
-                None => format!(
-                    "model `{id}` has no Hub source; it comes from the local export: python -m prism_export export {id}"
-                ),
-            });
-        }
-        let hub = manager.hub().map_err(|e| e.to_string())?;
-        let mut files = Vec::new();
-        for (v, f) in entry.hub_files() {
-            let got = hub
-                .download(f, v.sha256.as_deref(), v.size)
-                .map_err(|e| e.to_string())?;
-            files.push(json!({ "precision": v.precision, "size": got.size, "cached": got.cached }));
-        }
+        let files: Vec<Value> = manager
+            .download(&id)
+            .map_err(|e| e.to_string())?
+            .iter()
+            .map(|got| json!({ "precision": got.precision, "size": got.file.size, "cached": got.file.cached }))
+            .collect();
         Ok(json!({ "id": id, "files": files }))
     })
     .await;
