@@ -57,6 +57,10 @@ pub fn ray_tests(root: &Path, py: &Path) -> Result<()> {
     }
     step("prism.ray tests (a local Ray cluster: head + worker node; against the prism command)");
     let path = std::env::join_paths([build.join("site"), dir])?;
+    // test_ray.py skips itself without Ray: here Ray must import, or the step fails.
+    run(Command::new(py)
+        .args(["-c", "import ray, ray.data, prism.ray"])
+        .env("PYTHONPATH", &path))?;
     run(Command::new(py)
         .args([
             "-m",
