@@ -110,14 +110,59 @@ fn stop_child(pid: u32) {
 #[cfg(not(unix))]
 fn stop_child(_pid: u32) {}
 
-/// The process id in a temporary name made by [`crate::image_io::temp_path`]
-/// (`.<name>.prism-<pid>-<n>.partial[.<ext>]`).
-fn partial_owner(name: &str) -> Option<u32> {
-    if !name.starts_with('.') || !name.contains(".partial") {
+/// This machine's name as temporary names carry it (letters, digits, `-` and `_` only, at most
+/// 40), so that in a folder shared by several machines or containers (a Ray cluster's NFS volume)
+/// only this machine's dead processes are taken for dead.
+pub(crate) fn host_tag() -> &'static str {
+    static TAG: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TAG.get_or_init(|| {
+        let tag: String = host_name()
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .take(40)
+            .collect();
+        if tag.is_empty() {
+            "host".to_string()
+        } else {
+            tag
+        }
+    })
+}
+
+#[cfg(unix)]
+fn host_name() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for its length; the name is NUL-terminated within it or cut off.
+    if unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) } != 0 {
+        return String::new();
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}
+
+#[cfg(not(unix))]
+fn host_name() -> String {
+    std::env::var("COMPUTERNAME").unwrap_or_default()
+}
+
+/// The host tag and process id in a temporary name made by [`crate::image_io::temp_path`]
+/// (`.<name>.prism-<host>-<pid>-<n>.partial[.<ext>]`).
+fn partial_owner(name: &str) -> Option<(&str, u32)> {
+    if !name.starts_with('.') {
         return None;
     }
     let rest = &name[name.rfind(".prism-")? + ".prism-".len()..];
-    rest.split('-').next()?.parse().ok()
+    let rest = &rest[..rest.find(".partial")?];
+    let mut parts = rest.rsplitn(3, '-');
+    parts.next()?.parse::<u64>().ok()?;
+    let pid = parts.next()?.parse().ok()?;
+    Some((parts.next().filter(|h| !h.is_empty())?, pid))
 }
 
 #[cfg(unix)]
@@ -135,8 +180,8 @@ fn alive(_pid: u32) -> bool {
     true
 }
 
-/// Deletes temporary files in `dir` left by Prism processes that no longer run (killed outright
-/// while writing). Returns how many went; unreadable folders are left alone.
+/// Deletes temporary files in `dir` left by Prism processes of this machine that no longer run
+/// (killed outright while writing). Returns how many went; unreadable folders are left alone.
 pub fn remove_stale_partials(dir: &Path) -> usize {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return 0;
@@ -144,10 +189,11 @@ pub fn remove_stale_partials(dir: &Path) -> usize {
     let mut removed = 0;
     for entry in entries.flatten() {
         let name = entry.file_name();
-        let Some(pid) = name.to_str().and_then(partial_owner) else {
+        let Some((host, pid)) = name.to_str().and_then(partial_owner) else {
             continue;
         };
-        if pid != std::process::id()
+        if host == host_tag()
+            && pid != std::process::id()
             && !alive(pid)
             && entry.file_type().is_ok_and(|t| t.is_file())
             && std::fs::remove_file(entry.path()).is_ok()
@@ -170,10 +216,20 @@ mod tests {
 
     #[test]
     fn owners_of_temporary_names() {
-        assert_eq!(partial_owner(".a.png.prism-123-4.partial.png"), Some(123));
-        assert_eq!(partial_owner(".clip.mp4.prism-9-0.partial.mp4"), Some(9));
+        assert_eq!(
+            partial_owner(".a.png.prism-node-1-123-4.partial.png"),
+            Some(("node-1", 123))
+        );
+        assert_eq!(
+            partial_owner(".clip.mp4.prism-h-9-0.partial.mp4"),
+            Some(("h", 9))
+        );
         assert_eq!(partial_owner("a.png"), None);
-        assert_eq!(partial_owner(".a.prism-x-1.partial"), None);
+        assert_eq!(partial_owner(".a.prism-h-x-1.partial"), None);
+        assert_eq!(partial_owner(".a.prism-123-4.partial"), None); // no host: left alone
+        let ours = crate::image_io::temp_path(Path::new("/d/out.png"));
+        let ours = ours.file_name().unwrap().to_str().unwrap();
+        assert_eq!(partial_owner(ours), Some((host_tag(), std::process::id())));
     }
 
     #[cfg(unix)]
@@ -184,17 +240,23 @@ mod tests {
         let mut child = Command::new("true").spawn().unwrap();
         let dead = child.id();
         child.wait().unwrap();
+        let host = host_tag();
         let stale = dir
             .path()
-            .join(format!(".a.png.prism-{dead}-0.partial.png"));
-        let ours = dir
+            .join(format!(".a.png.prism-{host}-{dead}-0.partial.png"));
+        let ours = dir.path().join(format!(
+            ".b.png.prism-{host}-{}-0.partial.png",
+            std::process::id()
+        ));
+        // Another machine's process with that pid may well be alive: its file stays.
+        let other_host = dir
             .path()
-            .join(format!(".b.png.prism-{}-0.partial.png", std::process::id()));
+            .join(format!(".d.png.prism-{host}x-{dead}-0.partial.png"));
         let output = dir.path().join("c.png");
-        for p in [&stale, &ours, &output] {
+        for p in [&stale, &ours, &other_host, &output] {
             std::fs::write(p, b"x").unwrap();
         }
         assert_eq!(remove_stale_partials(dir.path()), 1);
-        assert!(!stale.exists() && ours.exists() && output.exists());
+        assert!(!stale.exists() && ours.exists() && other_host.exists() && output.exists());
     }
 }

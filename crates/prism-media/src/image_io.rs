@@ -311,7 +311,8 @@ fn storable(image: &DynamicImage, format: OutputFormat) -> std::borrow::Cow<'_, 
 
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
-/// The temporary name `path` is written under before the rename: hidden, same folder, unique.
+/// The temporary name `path` is written under before the rename: hidden, same folder, unique
+/// among the processes of every machine that shares the folder.
 pub fn temp_path(path: &Path) -> PathBuf {
     let name = path
         .file_name()
@@ -323,7 +324,8 @@ pub fn temp_path(path: &Path) -> PathBuf {
         .map(|e| format!(".{}", e.to_string_lossy()))
         .unwrap_or_default();
     path.with_file_name(format!(
-        ".{name}.prism-{}-{n}.partial{ext}",
+        ".{name}.prism-{}-{}-{n}.partial{ext}",
+        crate::cleanup::host_tag(),
         std::process::id()
     ))
 }
