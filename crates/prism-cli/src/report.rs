@@ -47,8 +47,15 @@ pub fn devices_table(r: &DevicesReport) -> String {
     }
     let _ = writeln!(
         s,
-        "CPU           {} ({} physical / {} logical cores)",
-        r.cpu.model, r.cpu.physical_cores, r.cpu.logical_cores
+        "CPU           {} ({} physical / {} logical cores; {})",
+        r.cpu.model,
+        r.cpu.physical_cores,
+        r.cpu.logical_cores,
+        if r.cpu.int8_dot {
+            "8-bit dot product: INT8 variants that passed their gate run by default"
+        } else {
+            "no 8-bit dot product (VNNI, dotprod): INT8 only on request"
+        }
     );
     if r.gpus.is_empty() {
         let _ = writeln!(s, "GPUs          none usable through CUDA");

@@ -162,8 +162,19 @@ impl FromStr for Precision {
 ///
 /// An explicit precision whose file is missing is an error; `Auto` keeps the given file instead.
 /// `Auto` on CPU takes the INT8 variant only where an export manifest lists it as having passed
-/// its quality gate ([`crate::models::int8_gate`]).
+/// its quality gate ([`crate::models::int8_gate`]) and the CPU has 8-bit dot-product
+/// instructions ([`crate::system::cpu_has_int8_dot`]; without them INT8 is slower than FP32).
 pub fn resolve_variant(path: &Path, requested: Precision, provider: Provider) -> Result<PathBuf> {
+    resolve_variant_on(path, requested, provider, crate::system::cpu_has_int8_dot())
+}
+
+/// [`resolve_variant`] for a CPU with (`int8_dot`) or without 8-bit dot-product instructions.
+fn resolve_variant_on(
+    path: &Path,
+    requested: Precision,
+    provider: Provider,
+    int8_dot: bool,
+) -> Result<PathBuf> {
     let want = requested.resolve(provider);
     let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
         return Ok(path.to_path_buf());
@@ -186,6 +197,9 @@ pub fn resolve_variant(path: &Path, requested: Precision, provider: Provider) ->
         }
         let int8 = path.with_file_name(format!("{base}.int8.onnx"));
         match crate::models::int8_gate(&int8)? {
+            Some(gate) if gate.passed && !int8_dot => {
+                tracing::debug!(path = %int8.display(), "INT8 variant passed its gate, but this CPU has no 8-bit dot product (VNNI, dotprod): FP32 is faster here");
+            }
             Some(gate) if gate.passed => {
                 tracing::debug!(path = %int8.display(), psnr_db = gate.psnr_db, "INT8 variant passed its gate; using it");
                 return Ok(int8);
@@ -381,5 +395,36 @@ mod tests {
             resolve_variant(&plain, Precision::Auto, Provider::Cpu).unwrap(),
             plain
         );
+    }
+
+    #[test]
+    fn auto_takes_a_passed_int8_variant_only_on_cpus_with_an_int8_dot_product() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("m")).unwrap();
+        let fp32 = dir.path().join("m/m.fp32.onnx");
+        let int8 = dir.path().join("m/m.int8.onnx");
+        std::fs::write(&fp32, b"").unwrap();
+        std::fs::write(&int8, b"").unwrap();
+        let manifest = |passed: bool| {
+            let gate = serde_json::json!({"passed": passed, "psnr_db": 41.0, "p999_abs_255": 6.0});
+            let files = serde_json::json!({"fp32": {"path": "m/m.fp32.onnx"},
+                                           "int8": {"path": "m/m.int8.onnx", "gate": gate}});
+            let text = serde_json::json!([{"id": "m", "files": files}]).to_string();
+            std::fs::write(dir.path().join("manifest.json"), text).unwrap();
+        };
+        let auto = |dot| resolve_variant_on(&fp32, Precision::Auto, Provider::Cpu, dot).unwrap();
+        manifest(true);
+        assert_eq!(auto(true), int8);
+        assert_eq!(auto(false), fp32);
+        assert_eq!(
+            resolve_variant_on(&fp32, Precision::Auto, Provider::Cuda, true).unwrap(),
+            fp32
+        );
+        assert_eq!(
+            resolve_variant_on(&fp32, Precision::Int8, Provider::Cpu, false).unwrap(),
+            int8
+        );
+        manifest(false);
+        assert_eq!(auto(true), fp32);
     }
 }

@@ -8,6 +8,8 @@ pub struct CpuInfo {
     pub model: String,
     pub physical_cores: usize,
     pub logical_cores: usize,
+    /// 8-bit dot-product instructions (see [`cpu_has_int8_dot`]).
+    pub int8_dot: bool,
 }
 
 pub fn cpu_info() -> CpuInfo {
@@ -24,6 +26,26 @@ pub fn cpu_info() -> CpuInfo {
         model,
         physical_cores: num_cpus::get_physical(),
         logical_cores: num_cpus::get(),
+        int8_dot: cpu_has_int8_dot(),
+    }
+}
+
+/// Whether this CPU has 8-bit dot-product instructions (AVX-512 VNNI or AVX-VNNI on x86-64,
+/// dotprod on AArch64). Without them ONNX Runtime's INT8 convolutions are no faster than its FP32
+/// ones (`export/bench/int8_speed.py`), so `--precision auto` keeps FP32 on such CPUs.
+pub fn cpu_has_int8_dot() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx512vnni")
+            || std::arch::is_x86_feature_detected!("avxvnni")
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        std::arch::is_aarch64_feature_detected!("dotprod")
+    }
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    {
+        false
     }
 }
 
