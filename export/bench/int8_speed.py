@@ -40,7 +40,7 @@ def build(pre: Path, out: Path, act: str, extra: dict, every: bool) -> None:
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
 
     names = q.convs(pre)
-    quantize_static(str(pre), str(out), q._reader(q.input_name(pre), q.crops(q.CALIBRATION, 96, 1, seed=1)),
+    quantize_static(str(pre), str(out), q._reader(q.samples(pre, "sr", q.CALIBRATION, 96, 1, seed=1)),
                     quant_format=QuantFormat.QDQ, per_channel=True, activation_type=getattr(QuantType, act),
                     weight_type=QuantType.QInt8, op_types_to_quantize=["Conv"], calibrate_method=CalibrationMethod.MinMax,
                     nodes_to_exclude=[] if every else [names[0], names[-1]],

@@ -1,14 +1,16 @@
 """INT8 CPU variants: static QDQ quantisation of exported FP32 files, shipped only behind a gate.
 
-For each model: calibrate on crops of real photos (``CALIBRATION``), per-channel INT8 weights and
-UINT8 activations (ONNX Runtime's ``quantize_static``, QDQ format), only convolutions quantised
-(PReLU etc. stay FP32: fewer Q/DQ pairs, better held-out figures), first and last convolution kept
-in FP32. The configuration (calibration method, and the convolutions kept in FP32 because their
-input loses the most to quantisation, measured per tensor) is chosen on calibration photos only.
-The chosen file is then gated once on ``HELD_OUT`` photos the calibration never saw: PSNR against
-the FP32 file's output >= 40 dB (worst crop) and 99.9th-percentile pixel error <= 8/255. A file
-that passes is written as ``ID/ID.int8.onnx`` and listed in the manifest (``files.int8`` with its
-``gate`` figures); one that fails is reported (``int8_report.json``) and not written.
+For each model: calibrate on crops of real photos (``CALIBRATION``; for RIFE, pairs of crops of one
+photo a few pixels apart, as a camera pan moves them), per-channel INT8 weights and UINT8
+activations (ONNX Runtime's ``quantize_static``, QDQ format), only convolutions quantised (PReLU
+etc. stay FP32: fewer Q/DQ pairs, better held-out figures), first and last convolution kept in
+FP32. The configuration (calibration method, and the convolutions kept in FP32 because their input
+loses the most to quantisation, measured per tensor) is chosen on calibration photos only. The
+chosen file is then gated once on ``HELD_OUT`` photos the calibration never saw, against the FP32
+file's output: SR and RIFE (the frame) PSNR >= 40 dB (worst crop) and 99.9th-percentile pixel error
+<= 8/255; style networks SSIM >= 0.98 (worst crop). A file that passes is written as
+``ID/ID.int8.onnx`` and listed in the manifest (``files.int8`` with its ``gate`` figures); one that
+fails is reported (``int8_report.json``) and not written.
 
     python -m prism_export.quantize realesr-animevideov3-x2 [ID...] [--methods MinMax,Percentile]
 """
@@ -29,18 +31,23 @@ import numpy as np
 
 GATE_PSNR_DB = 40.0
 GATE_P999_255 = 8.0
+GATE_SSIM = 0.98  # style networks: their outputs are pictures, not reconstructions
 # Real photos (scikit-image's samples). The held-out ones are never calibrated on.
 CALIBRATION = ("rocket", "hubble_deep_field", "immunohistochemistry", "retina", "motorcycle", "camera",
                "coins", "brick", "grass", "page", "moon", "clock")
 HELD_OUT = ("astronaut", "chelsea", "coffee")
 assert not set(CALIBRATION) & set(HELD_OUT)
 METHODS = ("Percentile", "MinMax", "Entropy")
-VERSION = "2"  # bump when the recipe changes: cached variants are redone
+VERSION = "3"  # bump when the recipe changes: cached variants are redone
 
 
 @dataclass(frozen=True)
 class Recipe:
-    """How one model is calibrated and gated (crop size in input pixels, crops per photo)."""
+    """How one model is calibrated and gated (crop size in input pixels, crops per photo).
+
+    ``kind``: ``sr`` (one image in), ``rife`` (img0, img1, timestep; the frame is gated) or
+    ``style`` (a photo, and one-hot style weights where the network takes them; SSIM gate)."""
+    kind: str = "sr"
     crop: int = 96
     per_photo: int = 2
     held_per_photo: int = 3
@@ -56,7 +63,14 @@ RECIPES = {
     # RRDBNet: 351 convolutions; histograms of every tensor would not fit in memory.
     "realesrgan-x4plus": Recipe(crop=48, per_photo=1, held_per_photo=2, methods=("MinMax",), keep_fp32=(0, 8)),
     "realesrgan-x4plus-anime": Recipe(crop=64, per_photo=1, held_per_photo=2, methods=("MinMax",), keep_fp32=(0, 8)),
+    # 160 px: a multiple of 32 that fits the smallest calibration photo (page, 191 px) with the pan.
+    "rife-v4.6": Recipe(kind="rife", crop=160, per_photo=1, held_per_photo=2, keep_fp32=(0, 6, 12)),
+    "rife-v4.0": Recipe(kind="rife", crop=160, per_photo=1, held_per_photo=2, keep_fp32=(0, 6, 12)),
+    "style-mosaic": Recipe(kind="style", crop=160, per_photo=2, held_per_photo=4),
+    # 36 calibration and 27 held-out crops: every one of the 26 styles is calibrated and gated.
+    "style-multistyle26": Recipe(kind="style", crop=160, per_photo=3, held_per_photo=9),
 }
+PAN = 8  # RIFE calibration pairs: the second crop moved by up to this many pixels each way
 
 
 def photo(name: str) -> np.ndarray:
@@ -69,18 +83,54 @@ def photo(name: str) -> np.ndarray:
     return np.ascontiguousarray(img[..., :3])
 
 
-def crops(names: tuple[str, ...], size: int, per: int, seed: int) -> list[np.ndarray]:
-    """``per`` random ``size`` crops of each photo, NCHW float32 in 0..1 (fixed seed)."""
+def _cut(img: np.ndarray, top: int, left: int, size: int) -> np.ndarray:
+    chw = img[top:top + size, left:left + size].transpose(2, 0, 1)
+    return np.ascontiguousarray(chw[None], dtype=np.float32) / 255.0
+
+
+def _windows(names: tuple[str, ...], size: int, per: int, seed: int, margin: int = 0):
+    """(photo, top, left) of ``per`` random ``size`` windows of each photo, ``margin`` px inside."""
     rng = np.random.default_rng(seed)
-    out = []
     for name in names:
         img = photo(name)
         for _ in range(per):
-            t = int(rng.integers(0, img.shape[0] - size + 1))
-            left = int(rng.integers(0, img.shape[1] - size + 1))
-            chw = img[t:t + size, left:left + size].transpose(2, 0, 1)
-            out.append(np.ascontiguousarray(chw[None], dtype=np.float32) / 255.0)
-    return out
+            top = int(rng.integers(margin, img.shape[0] - size - margin + 1))
+            left = int(rng.integers(margin, img.shape[1] - size - margin + 1))
+            yield img, top, left
+
+
+def crops(names: tuple[str, ...], size: int, per: int, seed: int) -> list[np.ndarray]:
+    """``per`` random ``size`` crops of each photo, NCHW float32 in 0..1 (fixed seed)."""
+    return [_cut(img, top, left, size) for img, top, left in _windows(names, size, per, seed)]
+
+
+def value_scale(path: Path | str) -> float:
+    """What 1.0 of a 0..1 image is in the model's inputs and outputs (``prism.value_range``)."""
+    meta = session(path, 1).get_modelmeta().custom_metadata_map
+    return 255.0 if meta.get("prism.value_range") == "0..255" else 1.0
+
+
+def samples(path: Path | str, kind: str, names: tuple[str, ...], size: int, per: int,
+            seed: int) -> list[dict[str, np.ndarray]]:
+    """Input feeds of ``path`` made from ``per`` crops of each photo (see ``Recipe.kind``)."""
+    inputs = [i.name for i in session(path, 1).get_inputs()]
+    scale = value_scale(path)
+    rng = np.random.default_rng(seed + 1000)
+    feeds = []
+    for img, top, left in _windows(names, size, per, seed, PAN if kind == "rife" else 0):
+        x = _cut(img, top, left, size) * scale
+        if kind == "rife":
+            dy, dx = (int(v) for v in rng.integers(-PAN, PAN + 1, 2))
+            feeds.append({inputs[0]: x, inputs[1]: _cut(img, top + dy, left + dx, size),
+                          inputs[2]: np.full((1, 1, 1, 1), 0.5, np.float32)})
+        elif len(inputs) == 2:  # style image + style weights: the styles in turn, one per crop
+            n = session(path, 1).get_inputs()[1].shape[0]
+            weights = np.zeros(n, np.float32)
+            weights[len(feeds) % n] = 1.0
+            feeds.append({inputs[0]: x, inputs[1]: weights})
+        else:
+            feeds.append({inputs[0]: x})
+    return feeds
 
 
 def session(path: Path | str, threads: int = 2):
@@ -92,34 +142,34 @@ def session(path: Path | str, threads: int = 2):
     return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
 
 
-def input_name(path: Path | str) -> str:
-    return session(path, 1).get_inputs()[0].name
-
-
-def outputs(path: Path | str, xs: list[np.ndarray]) -> list[np.ndarray]:
-    """First output for each input, clipped to 0..1 (what an 8-bit image keeps)."""
+def outputs(path: Path | str, feeds: list[dict[str, np.ndarray]]) -> list[np.ndarray]:
+    """First output (the picture) for each feed, as 0..1 and clipped (what an 8-bit image keeps)."""
     s = session(path)
-    name = s.get_inputs()[0].name
-    return [np.clip(s.run(None, {name: x})[0], 0.0, 1.0) for x in xs]
+    scale = value_scale(path)
+    first = s.get_outputs()[0].name
+    return [np.clip(s.run([first], feed)[0] / scale, 0.0, 1.0) for feed in feeds]
 
 
 def compare(refs: list[np.ndarray], outs: list[np.ndarray]) -> dict[str, float]:
-    """Worst-crop PSNR (peak 1) and the 99.9th percentile of |out - ref| over every pixel, in /255."""
-    psnrs, diffs = [], []
+    """Worst-crop PSNR (peak 1) and SSIM, and the 99.9th percentile of |out - ref| over every
+    pixel, in /255."""
+    from skimage.metrics import structural_similarity
+
+    psnrs, ssims, diffs = [], [], []
     for r, o in zip(refs, outs):
         d = np.abs(o.astype(np.float64) - r.astype(np.float64))
         mse = float(np.mean(d * d))
         psnrs.append(float("inf") if mse == 0 else 10.0 * np.log10(1.0 / mse))
+        ssims.append(structural_similarity(r[0], o[0], channel_axis=0, data_range=1.0))
         diffs.append(d.ravel())
     p999 = float(np.percentile(np.concatenate(diffs), 99.9)) * 255.0
     return {"psnr_db": round(min(psnrs), 2), "p999_abs_255": round(p999, 3),
-            "max_abs_255": round(float(max(d.max() for d in diffs)) * 255.0, 2)}
+            "max_abs_255": round(float(max(d.max() for d in diffs)) * 255.0, 2), "ssim": round(float(min(ssims)), 4)}
 
 
-def speed_ms(path: Path | str, x: np.ndarray, runs: int = 3) -> float:
+def speed_ms(path: Path | str, feed: dict[str, np.ndarray], runs: int = 3) -> float:
     """Median of ``runs`` timed runs (after one warm-up), 2 threads, CPU."""
     s = session(path)
-    feed = {s.get_inputs()[0].name: x}
     s.run(None, feed)
     times = []
     for _ in range(runs):
@@ -129,17 +179,19 @@ def speed_ms(path: Path | str, x: np.ndarray, runs: int = 3) -> float:
     return round(sorted(times)[len(times) // 2], 1)
 
 
-def passes(fig: dict[str, float]) -> bool:
+def passes(fig: dict[str, float], kind: str = "sr") -> bool:
+    if kind == "style":
+        return bool(fig["ssim"] >= GATE_SSIM)
     return bool(fig["psnr_db"] >= GATE_PSNR_DB and fig["p999_abs_255"] <= GATE_P999_255)
 
 
-def _reader(name: str, xs: list[np.ndarray]):
-    """An onnxruntime CalibrationDataReader over a list of inputs (read once)."""
+def _reader(feeds: list[dict[str, np.ndarray]]):
+    """An onnxruntime CalibrationDataReader over a list of feeds (read once)."""
     from onnxruntime.quantization import CalibrationDataReader
 
     class Reader(CalibrationDataReader):
         def __init__(self) -> None:
-            self.items = iter([{name: x} for x in xs])
+            self.items = iter(feeds)
 
         def get_next(self):
             return next(self.items, None)
@@ -153,16 +205,17 @@ def convs(path: Path | str) -> list[str]:
     return [n.name for n in onnx.load(str(path), load_external_data=False).graph.node if n.op_type == "Conv"]
 
 
-def quantize_file(pre: Path, out: Path, xs: list[np.ndarray], method: str, fp32_nodes: list[str]) -> None:
+def quantize_file(pre: Path, out: Path, feeds: list[dict[str, np.ndarray]], method: str,
+                  fp32_nodes: list[str]) -> None:
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
 
-    quantize_static(str(pre), str(out), _reader(input_name(pre), xs), quant_format=QuantFormat.QDQ, per_channel=True,
+    quantize_static(str(pre), str(out), _reader(feeds), quant_format=QuantFormat.QDQ, per_channel=True,
                     activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, op_types_to_quantize=["Conv"],
                     calibrate_method=getattr(CalibrationMethod, method), nodes_to_exclude=fp32_nodes,
                     extra_options={"CalibMovingAverage": False})
 
 
-def worst_inputs(qdq: Path, xs: list[np.ndarray], candidates: list[str], k: int) -> list[str]:
+def worst_inputs(qdq: Path, feeds: list[dict[str, np.ndarray]], candidates: list[str], k: int) -> list[str]:
     """The ``k`` convolutions (of ``candidates``) whose input activation loses most to its own
     quantisation (lowest SQNR between the tensor before Q and after DQ), measured on ``xs``."""
     import onnx
@@ -175,7 +228,7 @@ def worst_inputs(qdq: Path, xs: list[np.ndarray], candidates: list[str], k: int)
     with tempfile.TemporaryDirectory() as tmp:
         aug = Path(tmp) / "aug.onnx"
         modify_model_output_intermediate_tensors(str(qdq), str(aug))
-        acts = collect_activations(str(aug), _reader(input_name(qdq), xs[:2]))
+        acts = collect_activations(str(aug), _reader(feeds[:2]))
     errors = {k: sqnr(m["pre_qdq"], m["post_qdq"]) for k, m in create_activation_matching(acts).items()}
     graph = onnx.load(str(qdq), load_external_data=False).graph
     producer = {o: n for n in graph.node for o in n.output}
@@ -207,8 +260,8 @@ def search(fp32: Path, recipe: Recipe, work: Path, log=print) -> tuple[Path, Out
 
     pre = work / "pre.onnx"
     quant_pre_process(str(fp32), str(pre), skip_symbolic_shape=True)
-    cal = crops(CALIBRATION, recipe.crop, recipe.per_photo, seed=1)
-    check = crops(CALIBRATION, recipe.crop, 1, seed=7)  # other crops of the calibration photos
+    cal = samples(fp32, recipe.kind, CALIBRATION, recipe.crop, recipe.per_photo, seed=1)
+    check = samples(fp32, recipe.kind, CALIBRATION, recipe.crop, 1, seed=7)  # other crops of them
     ref = outputs(pre, check)
     names = convs(pre)
     edge = [names[0], names[-1]]
@@ -229,11 +282,12 @@ def search(fp32: Path, recipe: Recipe, work: Path, log=print) -> tuple[Path, Out
             fig = compare(ref, outputs(path, check))
             tried.append({"method": method, "extra_fp32": extra, **fig})
             log(f"  {method:10s} fp32 {len(edge) + len(extra):2d} convs: calibration-photo crops {fig['psnr_db']} dB, "
-                f"p99.9 {fig['p999_abs_255']}/255 ({time.perf_counter() - t0:.0f}s)")
-            key = (passes(fig), fig["psnr_db"] - 10.0 * len(extra) / len(names))
+                f"p99.9 {fig['p999_abs_255']}/255, SSIM {fig['ssim']} ({time.perf_counter() - t0:.0f}s)")
+            score = 100.0 * fig["ssim"] if recipe.kind == "style" else fig["psnr_db"]
+            key = (passes(fig, recipe.kind), score - 10.0 * len(extra) / len(names))
             if best is None or key > best[0]:
                 best = (key, path, Outcome(method, edge + extra, fig))
-            if passes(fig):
+            if passes(fig, recipe.kind):
                 break  # fewer FP32 convolutions are faster; more would only trade speed
     assert best is not None
     best[2].tried = tried
@@ -244,7 +298,7 @@ def cache_key(fp32_sha: str, recipe: Recipe) -> str:
     import onnxruntime
 
     blob = json.dumps([VERSION, fp32_sha, recipe.__dict__, CALIBRATION, HELD_OUT, GATE_PSNR_DB, GATE_P999_255,
-                       onnxruntime.__version__], sort_keys=True, default=list)
+                       GATE_SSIM, PAN, onnxruntime.__version__], sort_keys=True, default=list)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -271,17 +325,21 @@ def quantize_model(model_id: str, out_dir: Path, recipe: Recipe | None = None, f
     log(f"[{model_id}] int8: searching on {len(CALIBRATION)} calibration photos ({recipe.crop} px crops)")
     with tempfile.TemporaryDirectory() as tmp:
         path, outcome = search(fp32, recipe, Path(tmp), log)
-        held = crops(HELD_OUT, recipe.crop * 2 if recipe.crop < 96 else recipe.crop, recipe.held_per_photo, seed=3)
+        size = recipe.crop * 2 if recipe.crop < 96 else recipe.crop
+        held = samples(fp32, recipe.kind, HELD_OUT, size, recipe.held_per_photo, seed=3)
         fig = compare(outputs(fp32, held), outputs(path, held))
         fig["fp32_ms"], fig["int8_ms"] = speed_ms(fp32, held[0]), speed_ms(path, held[0])
-        fig["speed_input"] = list(held[0].shape)
-        gate = {"key": key, "passed": passes(fig), **fig, "psnr_floor_db": GATE_PSNR_DB,
-                "p999_limit_255": GATE_P999_255, "held_out": list(HELD_OUT), "held_out_crops": len(held),
+        fig["speed_input"] = list(next(iter(held[0].values())).shape)
+        floors = {"ssim_floor": GATE_SSIM} if recipe.kind == "style" else \
+            {"psnr_floor_db": GATE_PSNR_DB, "p999_limit_255": GATE_P999_255}
+        gate = {"key": key, "kind": recipe.kind, "passed": passes(fig, recipe.kind), **fig, **floors,
+                "held_out": list(HELD_OUT), "held_out_crops": len(held),
                 "calibration": list(CALIBRATION), "method": outcome.method, "fp32_nodes": outcome.fp32_nodes,
                 "source_sha256": fp32_sha, "seconds": round(time.perf_counter() - t0, 1)}
         verdict = "PASSED" if gate["passed"] else "FAILED (not shipped)"
-        log(f"[{model_id}] int8 gate on held-out {', '.join(HELD_OUT)}: {fig['psnr_db']} dB (>= {GATE_PSNR_DB}), "
-            f"p99.9 {fig['p999_abs_255']}/255 (<= {GATE_P999_255}), max {fig['max_abs_255']}/255; "
+        limits = f"SSIM {fig['ssim']} (>= {GATE_SSIM}), {fig['psnr_db']} dB" if recipe.kind == "style" else \
+            f"{fig['psnr_db']} dB (>= {GATE_PSNR_DB}), p99.9 {fig['p999_abs_255']}/255 (<= {GATE_P999_255})"
+        log(f"[{model_id}] int8 gate on held-out {', '.join(HELD_OUT)}: {limits}, max {fig['max_abs_255']}/255; "
             f"{fig['int8_ms']} ms vs FP32 {fig['fp32_ms']} ms: {verdict}")
         if gate["passed"]:
             _ship(out_dir, model_id, path, target, rel, gate)
@@ -317,7 +375,7 @@ def write_fixture(fp32: Path, target: Path) -> None:
         pre, out = Path(tmp) / "pre.onnx", Path(tmp) / "int8.onnx"
         quant_pre_process(str(fp32), str(pre), skip_symbolic_shape=True)
         names = convs(pre)
-        quantize_file(pre, out, crops(CALIBRATION, 32, 1, seed=1), "MinMax", [names[0], names[-1]])
+        quantize_file(pre, out, samples(pre, "sr", CALIBRATION, 32, 1, seed=1), "MinMax", [names[0], names[-1]])
         _save_int8(out, target)
 
 

@@ -98,3 +98,42 @@ def test_reexport_keeps_the_variant_only_while_its_source_is_unchanged(tmp_path)
     assert "int8" in _listed(out)
     exporter.save_manifest(out, [{"id": "m", "files": {"fp32": {"sha256": "b" * 64}}}])
     assert "int8" not in _listed(out)
+
+
+def test_style_is_gated_by_ssim():
+    rng = np.random.default_rng(0)
+    ref = [rng.random((1, 3, 64, 64), dtype=np.float32) * 0.8 + 0.1]
+    # A slight uniform shift: the same picture (SSIM ~1) though PSNR is under 40 dB.
+    fig = quantize.compare(ref, [ref[0] + 0.015])
+    assert fig["psnr_db"] < quantize.GATE_PSNR_DB and fig["ssim"] > 0.99
+    assert quantize.passes(fig, "style") and not quantize.passes(fig, "sr")
+    # Noise that changes the texture: fails.
+    fig = quantize.compare(ref, [np.clip(ref[0] + rng.normal(0, 0.08, ref[0].shape), 0, 1).astype(np.float32)])
+    assert fig["ssim"] < quantize.GATE_SSIM and not quantize.passes(fig, "style")
+
+
+def test_rife_samples_are_pairs_of_one_photo_panned(tmp_path):
+    from onnx import TensorProto, helper
+
+    # A graph with RIFE's inputs: frame = (img0 + img1) * timestep.
+    io = [helper.make_tensor_value_info(n, TensorProto.FLOAT, s) for n, s in
+          [("img0", [1, 3, "h", "w"]), ("img1", [1, 3, "h", "w"]), ("timestep", [1, 1, 1, 1])]]
+    graph = helper.make_graph([helper.make_node("Add", ["img0", "img1"], ["s"]),
+                               helper.make_node("Mul", ["s", "timestep"], ["frame"])], "rife-like", io,
+                              [helper.make_tensor_value_info("frame", TensorProto.FLOAT, None)])
+    path = tmp_path / "rife.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), str(path))
+    feeds = quantize.samples(path, "rife", quantize.HELD_OUT, 64, 2, seed=3)
+    assert len(feeds) == 2 * len(quantize.HELD_OUT)
+    p = quantize.PAN
+    for f in feeds:
+        a, b = f["img0"], f["img1"]
+        assert a.shape == b.shape == (1, 3, 64, 64) and f["timestep"].item() == 0.5
+        # b is a moved by (dy, dx), |dy|, |dx| <= PAN: the overlap matches exactly for one shift.
+        shifts = [(dy, dx) for dy in range(-p, p + 1) for dx in range(-p, p + 1)
+                  if np.array_equal(a[..., max(dy, 0):64 + min(dy, 0), max(dx, 0):64 + min(dx, 0)],
+                                    b[..., max(-dy, 0):64 + min(-dy, 0), max(-dx, 0):64 + min(-dx, 0)])]
+        assert len(shifts) == 1, shifts
+    moved = [f for f in feeds if not np.array_equal(f["img0"], f["img1"])]
+    assert len(moved) >= len(feeds) - 1  # a zero pan is possible, not for most pairs
+    assert len(quantize.outputs(path, feeds[:1])) == 1

@@ -515,4 +515,8 @@ const INT8_MODELS: &[&str] = &[
     "realesr-animevideov3-x2",
     "realesr-animevideov3-x4",
     "realesrgan-x4plus",
+    "rife-v4.0",
+    "rife-v4.6",
+    "style-mosaic",
+    "style-multistyle26",
 ];

@@ -86,15 +86,19 @@ pub fn run(args: ModelsArgs) -> Result<()> {
     }
 }
 
-/// `pass 41.3 dB, p99.9 2.1/255` for the table.
+/// `pass 41.3 dB, p99.9 2.1/255` for the table (`pass SSIM 0.991, ...` where SSIM is the gate).
 fn gate_text(gate: &serde_json::Value) -> String {
+    let ssim = match (gate["ssim_floor"].as_f64(), gate["ssim"].as_f64()) {
+        (Some(_), Some(ssim)) => format!("SSIM {ssim:.3}, "),
+        _ => String::new(),
+    };
     match (
         gate["passed"].as_bool(),
         gate["psnr_db"].as_f64(),
         gate["p999_abs_255"].as_f64(),
     ) {
         (Some(passed), Some(psnr), Some(p999)) => format!(
-            "{} {psnr:.1} dB, p99.9 {p999:.1}/255",
+            "{} {ssim}{psnr:.1} dB, p99.9 {p999:.1}/255",
             if passed { "pass" } else { "FAIL" }
         ),
         _ => "-".into(),
@@ -491,5 +495,24 @@ fn human(bytes: u64) -> String {
         format!("{bytes} B")
     } else {
         format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::gate_text;
+
+    #[test]
+    fn gate_text_names_ssim_where_it_is_the_gate() {
+        let sr = serde_json::json!({"passed": true, "psnr_db": 41.26, "p999_abs_255": 2.14,
+                                    "ssim": 0.99, "ssim_floor": null});
+        assert_eq!(gate_text(&sr), "pass 41.3 dB, p99.9 2.1/255");
+        let style = serde_json::json!({"passed": false, "psnr_db": 30.04, "p999_abs_255": 30.0,
+                                       "ssim": 0.9625, "ssim_floor": 0.98});
+        assert_eq!(
+            gate_text(&style),
+            "FAIL SSIM 0.963, 30.0 dB, p99.9 30.0/255"
+        );
+        assert_eq!(gate_text(&serde_json::Value::Null), "-");
     }
 }

@@ -10,8 +10,8 @@ pub struct SessionArgs {
     /// auto, cpu, cuda[:ID] or tensorrt[:ID].
     #[arg(long, default_value = "auto")]
     pub device: Device,
-    /// auto (FP16 on GPU; on CPU INT8 where its export passed the quality gate, else FP32), fp32,
-    /// fp16 or int8.
+    /// auto (FP16 on GPU; on CPU INT8 where its export passed the quality gate and the CPU has an
+    /// 8-bit dot product, else FP32), fp32, fp16 or int8.
     #[arg(long, default_value = "auto")]
     pub precision: Precision,
     /// Intra-op threads (default: one per physical core).

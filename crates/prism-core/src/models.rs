@@ -98,6 +98,12 @@ pub struct Gate {
     pub psnr_floor_db: Option<f64>,
     #[serde(default)]
     pub p999_limit_255: Option<f64>,
+    /// Worst held-out crop's SSIM against the FP32 output (the gate of style networks).
+    #[serde(default)]
+    pub ssim: Option<f64>,
+    /// The SSIM a style network had to reach; absent where PSNR and p99.9 are the gate.
+    #[serde(default)]
+    pub ssim_floor: Option<f64>,
     /// Calibration method (MinMax, Percentile, Entropy).
     #[serde(default)]
     pub method: Option<String>,
