@@ -113,7 +113,9 @@ def value_scale(path: Path | str) -> float:
 def samples(path: Path | str, kind: str, names: tuple[str, ...], size: int, per: int,
             seed: int) -> list[dict[str, np.ndarray]]:
     """Input feeds of ``path`` made from ``per`` crops of each photo (see ``Recipe.kind``)."""
-    inputs = [i.name for i in session(path, 1).get_inputs()]
+    inputs = session(path, 1).get_inputs()
+    styles = inputs[1].shape[0] if kind == "style" and len(inputs) == 2 else 0
+    inputs = [i.name for i in inputs]
     scale = value_scale(path)
     rng = np.random.default_rng(seed + 1000)
     feeds = []
@@ -123,10 +125,9 @@ def samples(path: Path | str, kind: str, names: tuple[str, ...], size: int, per:
             dy, dx = (int(v) for v in rng.integers(-PAN, PAN + 1, 2))
             feeds.append({inputs[0]: x, inputs[1]: _cut(img, top + dy, left + dx, size),
                           inputs[2]: np.full((1, 1, 1, 1), 0.5, np.float32)})
-        elif len(inputs) == 2:  # style image + style weights: the styles in turn, one per crop
-            n = session(path, 1).get_inputs()[1].shape[0]
-            weights = np.zeros(n, np.float32)
-            weights[len(feeds) % n] = 1.0
+        elif styles:  # style image + style weights: the styles in turn, one per crop
+            weights = np.zeros(styles, np.float32)
+            weights[len(feeds) % styles] = 1.0
             feeds.append({inputs[0]: x, inputs[1]: weights})
         else:
             feeds.append({inputs[0]: x})
@@ -217,7 +218,7 @@ def quantize_file(pre: Path, out: Path, feeds: list[dict[str, np.ndarray]], meth
 
 def worst_inputs(qdq: Path, feeds: list[dict[str, np.ndarray]], candidates: list[str], k: int) -> list[str]:
     """The ``k`` convolutions (of ``candidates``) whose input activation loses most to its own
-    quantisation (lowest SQNR between the tensor before Q and after DQ), measured on ``xs``."""
+    quantisation (lowest SQNR between the tensor before Q and after DQ), measured on ``feeds``."""
     import onnx
     from onnxruntime.quantization.qdq_loss_debug import (collect_activations, create_activation_matching,
                                                          compute_signal_to_quantization_noice_ratio as sqnr,
