@@ -367,3 +367,47 @@ fn token_limits_and_binding() {
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("127.0.0.1:{}", s.port)));
 }
+
+#[test]
+fn old_jobs_and_uploads_are_deleted_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let jobs = dir.path().join("jobs");
+    let now = std::time::SystemTime::now();
+    let secs = now.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let day = 86_400;
+    for (id, age_days) in [("00000000000000a1", 20), ("00000000000000b2", 1)] {
+        std::fs::create_dir_all(jobs.join(id)).unwrap();
+        let job = serde_json::json!({"id": id, "task": "upscale", "model": "realesr-animevideov3-x2",
+            "options": {}, "state": "done", "done": 1, "total": 1, "unit": "images", "message": "",
+            "error": null, "files": [], "losses": [], "created": secs - age_days * day, "seconds": 1.0});
+        std::fs::write(jobs.join(id).join("job.json"), job.to_string()).unwrap();
+    }
+    std::fs::create_dir_all(jobs.join("uploads")).unwrap();
+    for (name, age_days) in [("0000000000000011.png", 30), ("0000000000000022.png", 0)] {
+        let f = std::fs::File::create(jobs.join("uploads").join(name)).unwrap();
+        f.set_modified(now - std::time::Duration::from_secs(age_days * day))
+            .unwrap();
+    }
+    let listed = |extra: &[&str]| {
+        let s = serve(&jobs, extra);
+        let list = http(s.port, "GET", "/api/jobs", &[("Host", &host(s.port))], b"").json();
+        let mut ids: Vec<String> = list["jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|j| j["id"].as_str().unwrap().to_string())
+            .collect();
+        ids.sort();
+        ids
+    };
+    // --keep-days 30 keeps both; the default (14 days) deletes the 20-day-old job and upload.
+    assert_eq!(
+        listed(&["--keep-days", "30"]),
+        ["00000000000000a1", "00000000000000b2"]
+    );
+    assert!(jobs.join("uploads/0000000000000011.png").exists());
+    assert_eq!(listed(&[]), ["00000000000000b2"]);
+    assert!(!jobs.join("00000000000000a1").exists());
+    assert!(!jobs.join("uploads/0000000000000011.png").exists());
+    assert!(jobs.join("uploads/0000000000000022.png").exists());
+}

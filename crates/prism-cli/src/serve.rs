@@ -34,6 +34,9 @@ pub struct ServeArgs {
     #[arg(long, value_name = "MIB", default_value_t = 64,
           value_parser = clap::value_parser!(u64).range(1..=4096))]
     pub max_upload: u64,
+    /// Delete jobs created, and uploads made, more than this many days ago when the server starts.
+    #[arg(long, value_name = "DAYS", default_value_t = prism_serve::DEFAULT_KEEP_DAYS)]
+    pub keep_days: u64,
     /// Open the page in the system's browser.
     #[arg(long)]
     pub open: bool,
@@ -48,6 +51,7 @@ pub fn run(args: ServeArgs, runtime: &RuntimeOptions) -> Result<()> {
     options.port = args.port;
     options.hosts = args.hosts;
     options.token = args.token;
+    options.keep_days = args.keep_days;
     options.session = args.session.options(runtime);
     options.max_upload_bytes = usize::try_from(args.max_upload << 20).unwrap_or(usize::MAX);
     // The page's pixel limit is --max-pixels when given, else the server's (an 8K frame).

@@ -122,10 +122,12 @@ pub fn valid_id(id: &str) -> bool {
 }
 
 impl Jobs {
-    /// Opens the job folder; jobs of an earlier run are listed again (unfinished ones as failed).
+    /// Opens the job folder; jobs of an earlier run are listed again (unfinished ones as failed),
+    /// except those created more than `options.keep_days` ago, which are deleted with old uploads.
     pub fn open(root: &Path, options: ServeOptions) -> std::io::Result<Arc<Jobs>> {
         std::fs::create_dir_all(root.join("uploads"))?;
-        let mut entries = HashMap::new();
+        let cutoff = now_secs().saturating_sub(options.keep_days.saturating_mul(86_400));
+        let (mut expired, mut entries) = (0, HashMap::new());
         for dir in std::fs::read_dir(root)?.flatten() {
             let id = dir.file_name().to_string_lossy().into_owned();
             if !valid_id(&id) {
@@ -140,6 +142,13 @@ impl Jobs {
             if job.id != id {
                 continue;
             }
+            if job.created < cutoff {
+                match std::fs::remove_dir_all(dir.path()) {
+                    Ok(()) => expired += 1,
+                    Err(e) => tracing::warn!("{}: {e}", dir.path().display()),
+                }
+                continue;
+            }
             if !job.state.finished() {
                 job.state = State::Failed;
                 job.error = Some("the server stopped before this job finished".into());
@@ -151,6 +160,14 @@ impl Jobs {
                     changed: watch::channel(0).0,
                     cancel: Arc::default(),
                 },
+            );
+        }
+        expired += remove_older_files(&root.join("uploads"), cutoff);
+        if expired > 0 {
+            tracing::info!(
+                "{}: removed {expired} jobs and uploads older than {} days",
+                root.display(),
+                options.keep_days
             );
         }
         Ok(Arc::new_cyclic(|me| Jobs {
@@ -297,6 +314,25 @@ impl Jobs {
             tracing::warn!("{}: {e}", path.display());
         }
     }
+}
+
+/// Deletes the files in `dir` last modified before `cutoff` (seconds since 1970); returns how many.
+fn remove_older_files(dir: &Path, cutoff: u64) -> usize {
+    let old = |entry: &std::fs::DirEntry| {
+        entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .is_some_and(|d| d.as_secs() < cutoff)
+    };
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()) && old(e))
+        .filter(|e| std::fs::remove_file(e.path()).is_ok())
+        .count()
 }
 
 /// Seconds since 1970, for ordering jobs.

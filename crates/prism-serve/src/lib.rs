@@ -47,7 +47,13 @@ pub struct ServeOptions {
     pub max_upload_bytes: usize,
     /// Decoding limit of uploads and of the jobs' reads.
     pub limits: Limits,
+    /// Jobs that finished more than this many days ago, and uploads as old, are deleted when the
+    /// server starts (the job folder is a cache, not an archive).
+    pub keep_days: u64,
 }
+
+/// How long finished jobs and uploads are kept by default, in days.
+pub const DEFAULT_KEEP_DAYS: u64 = 14;
 
 impl ServeOptions {
     /// Defaults: 127.0.0.1, a free port, no token, `jobs_dir` as given.
@@ -63,6 +69,7 @@ impl ServeOptions {
             limits: Limits {
                 max_pixels: DEFAULT_MAX_UPLOAD_PIXELS,
             },
+            keep_days: DEFAULT_KEEP_DAYS,
         }
     }
 }
