@@ -258,6 +258,24 @@ fn host_origin_and_paths_are_checked_and_a_job_runs() {
             "{path}"
         );
     }
+
+    // DELETE removes a finished job with its folder.
+    let job_dir = dir.path().join("jobs").join(&id);
+    assert!(job_dir.join("result.png").is_file());
+    let del = |id: &str| {
+        http(
+            s.port,
+            "DELETE",
+            &format!("/api/jobs/{id}"),
+            &[("Host", &h)],
+            b"",
+        )
+    };
+    assert_eq!(del(&id).status, 204);
+    assert!(!job_dir.exists());
+    assert_eq!(get(&format!("/api/jobs/{id}"), &[("Host", &h)]).status, 404);
+    assert_eq!(del(&id).status, 404);
+    assert_eq!(del("..%2F..%2Fetc").status, 400);
 }
 
 #[test]

@@ -219,6 +219,15 @@ try {
   const after = JSON.parse((await request('GET', `${URL_}api/jobs`)).body).jobs.length;
   assert.equal(after, listed, 'a cross-origin POST created a job');
   log('cross-origin and wrong-Host requests refused (403)');
+
+  // The page removes a finished job with its files on the server.
+  const first = await page.$eval('#jobs li', (li) => li.dataset.id);
+  await page.click(`#jobs li[data-id="${first}"] button`);
+  await (await page.waitForSelector('#remove-job')).click();
+  await page.waitForFunction((n) => document.querySelectorAll('#jobs li').length === n, {}, listed - 1);
+  assert.equal(await page.$eval('#view-title', (t) => t.textContent), 'No job selected');
+  assert.equal((await request('GET', `${URL_}api/jobs/${first}`)).status, 404, 'removed job still served');
+  log(`job ${first} removed through the page`);
 } finally {
   await browser.close();
 }

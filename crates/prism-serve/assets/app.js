@@ -246,6 +246,28 @@ function renderQueue() {
   }
 }
 
+// A finished job: deleted on the server with its files, then from the list.
+async function removeJob(j) {
+  try {
+    await api(`/api/jobs/${j.id}`, { method: 'DELETE' });
+  } catch (e) {
+    $('#status').textContent = `not removed: ${e.message}`;
+    return;
+  }
+  jobs.delete(j.id);
+  selected = null;
+  renderQueue();
+  const view = $('#view');
+  view.dataset.state = 'none';
+  delete view.dataset.task;
+  $('#view-title').textContent = 'No job selected';
+  $('#status').textContent = '';
+  $('#progress').value = 0;
+  const result = $('#result');
+  result.replaceChildren();
+  delete result.dataset.key;
+}
+
 function select(id) {
   selected = id;
   renderQueue();
@@ -273,14 +295,17 @@ function renderView() {
   result.replaceChildren();
   if (j.task === 'neural') result.append(lossCurve(j.losses));
   if (j.state === 'running' || j.state === 'queued') {
-    if (j.state !== 'done') result.append(el('button', { type: 'button', textContent: 'Cancel', onclick: () => api(`/api/jobs/${j.id}`, { method: 'DELETE' }) }));
+    result.append(el('button', { type: 'button', textContent: 'Cancel', onclick: () => api(`/api/jobs/${j.id}`, { method: 'DELETE' }) }));
     if (j.task === 'neural') result.append(snapshots(j));
     return;
   }
-  if (j.state !== 'done') return;
-  if (j.task === 'interpolate') result.append(scrubber(j));
-  else result.append(compare(j));
-  if (j.task === 'neural') result.append(snapshots(j));
+  if (j.state === 'done') {
+    if (j.task === 'interpolate') result.append(scrubber(j));
+    else result.append(compare(j));
+    if (j.task === 'neural') result.append(snapshots(j));
+  }
+  result.append(el('div', { className: 'row' },
+    el('button', { type: 'button', id: 'remove-job', textContent: 'Remove job and its files', onclick: () => removeJob(j) })));
 }
 
 function downloadLink(j, name, text) {

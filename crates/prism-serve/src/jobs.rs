@@ -277,6 +277,23 @@ impl Jobs {
         }
     }
 
+    /// Deletes finished job `id` and its folder; false when it is not there or not finished.
+    pub fn remove(&self, id: &str) -> bool {
+        // Under the save lock: no `job.json` write can land in the folder being deleted.
+        let _one_at_a_time = self.saving.lock().unwrap_or_else(|e| e.into_inner());
+        {
+            let mut entries = self.entries.lock().unwrap();
+            if !entries.get(id).is_some_and(|e| e.job.state.finished()) {
+                return false;
+            }
+            entries.remove(id);
+        }
+        if let Err(e) = std::fs::remove_dir_all(self.dir(id)) {
+            tracing::warn!("{}: {e}", self.dir(id).display());
+        }
+        true
+    }
+
     /// Stops job `id`: a queued job is cancelled at once, a running one between steps.
     pub fn cancel(&self, id: &str) -> bool {
         let Some(flag) = self.cancel_flag(id) else {

@@ -44,7 +44,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             post(upload).layer(DefaultBodyLimit::max(upload_limit)),
         )
         .route("/api/jobs", get(list_jobs).post(create_job))
-        .route("/api/jobs/{id}", get(get_job).delete(cancel_job))
+        .route("/api/jobs/{id}", get(get_job).delete(delete_job))
         .route("/api/jobs/{id}/events", get(events))
         .route("/api/jobs/{id}/files/{*name}", get(file))
         .layer(axum::middleware::from_fn_with_state(state.clone(), guard))
@@ -275,8 +275,16 @@ async fn get_job(State(s): Shared, UrlPath(id): UrlPath<String>) -> Response {
     }
 }
 
-async fn cancel_job(State(s): Shared, UrlPath(id): UrlPath<String>) -> Response {
+/// Stops an unfinished job (its state comes back); removes a finished one with its files (204).
+async fn delete_job(State(s): Shared, UrlPath(id): UrlPath<String>) -> Response {
     match find(&s, &id) {
+        Ok(job) if job.state.finished() => {
+            if s.jobs.remove(&id) {
+                StatusCode::NO_CONTENT.into_response()
+            } else {
+                error(StatusCode::NOT_FOUND, "no such job")
+            }
+        }
         Ok(_) => {
             s.jobs.cancel(&id);
             Json(s.jobs.get(&id)).into_response()
