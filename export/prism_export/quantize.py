@@ -104,19 +104,20 @@ def crops(names: tuple[str, ...], size: int, per: int, seed: int) -> list[np.nda
     return [_cut(img, top, left, size) for img, top, left in _windows(names, size, per, seed)]
 
 
-def value_scale(path: Path | str) -> float:
-    """What 1.0 of a 0..1 image is in the model's inputs and outputs (``prism.value_range``)."""
-    meta = session(path, 1).get_modelmeta().custom_metadata_map
+def value_scale(s) -> float:
+    """What 1.0 of a 0..1 image is in session ``s``'s inputs and outputs (``prism.value_range``)."""
+    meta = s.get_modelmeta().custom_metadata_map
     return 255.0 if meta.get("prism.value_range") == "0..255" else 1.0
 
 
 def samples(path: Path | str, kind: str, names: tuple[str, ...], size: int, per: int,
             seed: int) -> list[dict[str, np.ndarray]]:
     """Input feeds of ``path`` made from ``per`` crops of each photo (see ``Recipe.kind``)."""
-    inputs = session(path, 1).get_inputs()
+    s = session(path, 1)
+    inputs = s.get_inputs()
     styles = inputs[1].shape[0] if kind == "style" and len(inputs) == 2 else 0
     inputs = [i.name for i in inputs]
-    scale = value_scale(path)
+    scale = value_scale(s)
     rng = np.random.default_rng(seed + 1000)
     feeds = []
     for img, top, left in _windows(names, size, per, seed, PAN if kind == "rife" else 0):
@@ -146,7 +147,7 @@ def session(path: Path | str, threads: int = 2):
 def outputs(path: Path | str, feeds: list[dict[str, np.ndarray]]) -> list[np.ndarray]:
     """First output (the picture) for each feed, as 0..1 and clipped (what an 8-bit image keeps)."""
     s = session(path)
-    scale = value_scale(path)
+    scale = value_scale(s)
     first = s.get_outputs()[0].name
     return [np.clip(s.run([first], feed)[0] / scale, 0.0, 1.0) for feed in feeds]
 

@@ -288,8 +288,9 @@ impl Jobs {
             }
             entries.remove(id);
         }
-        if let Err(e) = std::fs::remove_dir_all(self.dir(id)) {
-            tracing::warn!("{}: {e}", self.dir(id).display());
+        let dir = self.dir(id);
+        if let Err(e) = std::fs::remove_dir_all(&dir) {
+            tracing::warn!("{}: {e}", dir.display());
         }
         true
     }

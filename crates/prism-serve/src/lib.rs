@@ -47,12 +47,12 @@ pub struct ServeOptions {
     pub max_upload_bytes: usize,
     /// Decoding limit of uploads and of the jobs' reads.
     pub limits: Limits,
-    /// Jobs that finished more than this many days ago, and uploads as old, are deleted when the
-    /// server starts (the job folder is a cache, not an archive).
+    /// Jobs created more than this many days ago, and uploads as old, are deleted when the server
+    /// starts (the job folder is a cache, not an archive).
     pub keep_days: u64,
 }
 
-/// How long finished jobs and uploads are kept by default, in days.
+/// How long jobs and uploads are kept by default, in days.
 pub const DEFAULT_KEEP_DAYS: u64 = 14;
 
 impl ServeOptions {
